@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The README's test command: set up (or reuse) .venv, lint, then run the tests and the notebooks (nbval,
+# small preset, on ../shared/data/chest_xray_224 when present, else the phantom set).
+source "$(dirname "$0")/venv.sh"
+export XRAYGAN_PRESET=${XRAYGAN_PRESET:-smoke}
+export XRAYGAN_CACHE=${XRAYGAN_CACHE:-$PWD/.cache/xraygan}
+export MPLBACKEND=Agg
+if [ -z "${XRAYGAN_DATA:-}" ] && [ -d ../shared/data/chest_xray_224 ]; then
+  export XRAYGAN_DATA=$PWD/../shared/data/chest_xray_224
+fi
+ruff check xraygan tests benchmarks
+python -m pytest -q tests --nbval-lax notebooks "$@"

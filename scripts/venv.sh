@@ -1,0 +1,25 @@
+# Sourced by scripts/test.sh and scripts/main.sh: create or reuse .venv and install what xraygan needs.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "[setup] creating .venv with $($PY --version)"
+  $PY -m venv .venv
+fi
+VPY=.venv/bin/python
+if ! $VPY -c "import torch, torchvision" 2>/dev/null; then
+  # On the project's 2-core machines these exact versions come from local disk; elsewhere set
+  # XRAYGAN_TORCH to what suits (e.g. "torch torchvision" or a CPU wheel index spec).
+  echo "[setup] installing ${XRAYGAN_TORCH:-torch==2.14.1 torchvision==0.29.1}"
+  $VPY -m pip install -q --upgrade pip
+  # shellcheck disable=SC2086
+  $VPY -m pip install -q ${XRAYGAN_TORCH:-torch==2.14.1 torchvision==0.29.1}
+fi
+if ! $VPY -c "import xraygan, pytest, nbval, papermill, scipy, sklearn, seaborn" 2>/dev/null \
+   || [ pyproject.toml -nt .venv/.xraygan-installed ]; then
+  echo "[setup] installing xraygan and its dev extra"
+  $VPY -m pip install -q -e ".[dev]"
+  touch .venv/.xraygan-installed
+fi
+$VPY -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
+export PATH="$PWD/.venv/bin:$PATH"

@@ -1,0 +1,3 @@
+from xraygan.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""The one item contract every source returns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from xraygan.info import CLASSES
+
+
+@dataclass
+class ImageSet:
+    """Images of one split: uint8 (N, 1, S, S), labels (0 NORMAL, 1 PNEUMONIA), patient ids, origins."""
+
+    images: torch.Tensor  # (N, 1, S, S) uint8
+    labels: torch.Tensor  # (N,) int64
+    patients: list[str]
+    sources: list[str]  # file path or "medmnist:train:17" etc.
+    name: str = ""
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> count, from decoding
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 1:
+            raise ValueError(f"ImageSet images must be uint8 (N, 1, S, S), got {self.images.dtype} "
+                             f"{tuple(self.images.shape)}")
+        if not (len(self.images) == n == len(self.patients) == len(self.sources)):
+            raise ValueError("ImageSet fields have different lengths")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int) -> dict:
+        return {"image": self.images[i], "label": int(self.labels[i]),
+                "patient": self.patients[i], "source": self.sources[i]}
+
+    @property
+    def image_size(self) -> int:
+        return int(self.images.shape[-1])
+
+    def subset(self, idx: Sequence[int] | torch.Tensor, name: str | None = None) -> ImageSet:
+        """The items at `idx`, in that order."""
+        idx = torch.as_tensor(idx, dtype=torch.long)
+        il = idx.tolist()
+        return ImageSet(self.images[idx], self.labels[idx], [self.patients[i] for i in il],
+                        [self.sources[i] for i in il], name or self.name, dict(self.skipped))
+
+    def of_class(self, label: int) -> ImageSet:
+        """Only the items of one class."""
+        return self.subset(torch.nonzero(self.labels == label).flatten(), f"{self.name}/{CLASSES[label]}")
+
+    def class_counts(self) -> dict[str, int]:
+        return {c: int((self.labels == i).sum()) for i, c in enumerate(CLASSES)}
+
+    def patient_counts(self) -> dict[str, int]:
+        return {c: len({p for p, y in zip(self.patients, self.labels.tolist()) if y == i})
+                for i, c in enumerate(CLASSES)}
+
+    @staticmethod
+    def concat(sets: Sequence[ImageSet], name: str = "") -> ImageSet:
+        skipped: dict[str, int] = {}
+        for s in sets:
+            for k, v in s.skipped.items():
+                skipped[k] = skipped.get(k, 0) + v
+        return ImageSet(torch.cat([s.images for s in sets]), torch.cat([s.labels for s in sets]),
+                        [p for s in sets for p in s.patients], [o for s in sets for o in s.sources],
+                        name, skipped)
+
+    def to_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """Images as float in [-1, 1] on `device` (the GAN and classifier input range)."""
+        return self.images.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
