@@ -1,0 +1,104 @@
+"""Write notebooks/*.ipynb from the cell lists below (outputs are added by executing them).
+
+Run: python scripts/build_notebooks.py [name ...]. Keeping the cells here makes the notebooks easy to
+review in diffs; the executed notebooks with their outputs are what readers open.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import nbformat as nbf
+
+REPO_URL = "https://github.com/xraygan/xraygan"
+
+COLAB = f'''# Colab only: install xraygan from the repository. Torch is already installed there and is not
+# reinstalled (xraygan asks only for torch>=2.1). Locally this cell does nothing.
+import sys
+if "google.colab" in sys.modules:
+    %pip install -q "xraygan @ git+{REPO_URL}"
+    # Optional: keep runs on Google Drive, so a lost runtime loses no checkpoint.
+    # from google.colab import drive; drive.mount("/content/drive")
+    # import os; os.environ["XRAYGAN_RUNS"] = "/content/drive/MyDrive/xraygan/runs"'''
+
+PARAMS = '''import os
+PRESET = os.environ.get("XRAYGAN_PRESET", "cpu")  # smoke (CI, seconds) | cpu (2 cores) | colab (T4) | full
+DATA = os.environ.get("XRAYGAN_DATA")  # a folder in the Kaggle layout; None: automatic choice (see README)
+SEED = 0'''
+
+
+def md(s: str) -> nbf.NotebookNode:
+    return nbf.v4.new_markdown_cell(s.strip())
+
+
+def code(s: str, tags: list[str] | None = None) -> nbf.NotebookNode:
+    c = nbf.v4.new_code_cell(s.strip())
+    if tags:
+        c.metadata["tags"] = tags
+    return c
+
+
+def header(title: str, intro: str, imports: str) -> list[nbf.NotebookNode]:
+    badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+             f"(https://colab.research.google.com/github/xraygan/xraygan/blob/main/notebooks/{{nb}})")
+    return [md(f"# {title}\n\n{badge}\n\n{intro}"), code(COLAB), code(imports), code(PARAMS, ["parameters"])]
+
+
+NOTEBOOKS: dict[str, list[nbf.NotebookNode]] = {}
+
+NOTEBOOKS["01_data_exploration.ipynb"] = [
+    *header("01 · Data exploration: Chest X-Ray Images (Pneumonia)",
+            "The Kaggle upload of Kermany et al. (Cell 2018): paediatric chest X-rays from Guangzhou, labelled "
+            "NORMAL or PNEUMONIA. Before generating or classifying anything we look at what is there: how "
+            "imbalanced the classes are, how many patients stand behind the images, what the images look "
+            "like, and what the loader had to skip.",
+            "import dataclasses\nimport xraygan\nfrom xraygan import explore\nfrom xraygan.config import DataConfig"),
+    md("## Load\nThe data layer decodes every image once (aspect kept, centre crop, grayscale, 64 px by default) "
+       "and caches the result as a uint8 tensor file. Validation is drawn from train **by patient**, so no "
+       "child's X-rays sit on both sides; the test split is used as given."),
+    code("cfg = DataConfig(root=DATA, seed=SEED)\nsplits = xraygan.load_splits(cfg)\nsplits.summary()"),
+    md("## Class balance and patients\nPNEUMONIA outnumbers NORMAL about 3:1 in train and 5:3 in test. A "
+       "classifier that always answers PNEUMONIA scores 390/624 = 62.5 % test accuracy, which is why every "
+       "result in this project is also given as balanced accuracy and AUC."),
+    code("explore.count_table(splits)"),
+    code("explore.plot_counts(splits);"),
+    md("Most NORMAL patients have one image; many PNEUMONIA patients have several (`personN_bacteria_M`). "
+       "A split by image would put the same child in train and validation and flatter the validation score."),
+    code("explore.plot_images_per_patient(splits);"),
+    md("## What the images look like\nLook for the lung fields (dark), ribs, the heart shadow and the "
+       "diaphragm. PNEUMONIA images tend to show hazier, whiter lung fields (consolidation), and many come "
+       "from younger children, so anatomy and framing differ between the classes too — a shortcut a "
+       "classifier (and a GAN) can pick up."),
+    code("explore.plot_samples(splits, seed=SEED);"),
+    md("## Intensity\nHistograms of pixel values and the per-class mean and standard-deviation images. "
+       "Differences here are not only disease: exposure, positioning and age differ between the classes."),
+    code("explore.plot_intensity(splits);"),
+    md("## Sizes on disk\nThe originals on Kaggle vary from about 400 to 2900 px with varied aspect; the "
+       "development copy in `shared/data/chest_xray_224` was squashed to 224×224 by a third party, which "
+       "this plot shows as a single point when that copy is the source."),
+    code("sizes = explore.original_sizes(splits)\n"
+         "sizes.groupby(['split', 'class'])[['width', 'height']].describe().round(0) if len(sizes) else 'no files'"),
+    code("explore.plot_original_sizes(sizes) if len(sizes) else None;"),
+    md("## What was skipped\nEvery file the loader did not use is counted by reason (here: stray `.DS_Store` "
+       "files). Nothing is dropped silently."),
+    code("splits.skipped"),
+]
+
+
+def build(names: list[str]) -> None:
+    out = Path(__file__).resolve().parents[1] / "notebooks"
+    for name, cells in NOTEBOOKS.items():
+        if names and name not in names:
+            continue
+        nb = nbf.v4.new_notebook()
+        cells[0].source = cells[0].source.replace("{nb}", name)
+        nb.cells = cells
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.metadata["language_info"] = {"name": "python"}
+        nbf.write(nb, out / name)
+        print("wrote", out / name)
+
+
+if __name__ == "__main__":
+    build(sys.argv[1:])

@@ -1,0 +1,56 @@
+"""Figure helpers shared by the notebooks: save under figures/ and return the figure for inline display."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from xraygan.info import CLASSES
+
+
+def figures_dir() -> Path:
+    """XRAYGAN_FIGURES, else the repository's figures/ (also when run from notebooks/)."""
+    env = os.environ.get("XRAYGAN_FIGURES")
+    if env:
+        d = Path(env)
+    else:
+        cwd = Path.cwd()
+        d = (cwd.parent if cwd.name == "notebooks" else cwd) / "figures"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def save(fig: Figure, name: str) -> Figure:
+    """Save `fig` as figures/<name>.png (dpi 120) and return it, so a notebook cell shows it inline."""
+    fig.savefig(figures_dir() / f"{name}.png", dpi=120, bbox_inches="tight")
+    return fig
+
+
+def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
+    """(N, 1, S, S) uint8 or [-1, 1] float images to one (H, W) array with 2 px gaps."""
+    x = images.detach().cpu()
+    if x.dtype != torch.uint8:
+        x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte()
+    n, _, s, _ = x.shape
+    ncol = min(nrow, n)
+    nr = (n + ncol - 1) // ncol
+    out = np.full((nr * (s + 2) - 2, ncol * (s + 2) - 2), 255, np.uint8)
+    for i in range(n):
+        r, c = divmod(i, ncol)
+        out[r * (s + 2): r * (s + 2) + s, c * (s + 2): c * (s + 2) + s] = x[i, 0].numpy()
+    return out
+
+
+def show_grid(ax: plt.Axes, images: torch.Tensor, title: str = "", nrow: int = 8) -> None:
+    ax.imshow(image_grid(images, nrow), cmap="gray", vmin=0, vmax=255)
+    ax.set_title(title)
+    ax.axis("off")
+
+
+def class_colors() -> dict[str, str]:
+    return {CLASSES[0]: "#4c72b0", CLASSES[1]: "#dd8452"}
