@@ -43,3 +43,93 @@ def to_dict(cfg: Any) -> dict:
 def save_config(cfg: Any, path: str | Path) -> None:
     """Write a config as JSON next to the result it produced."""
     Path(path).write_text(json.dumps({"type": type(cfg).__name__, **to_dict(cfg)}, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    image_size: int = 64  # 64, or 128 (one more block)
+    nz: int = 100  # latent size
+    ngf: int = 64  # generator width (channels of the last block)
+    ndf: int = 64  # discriminator width (channels of the first block)
+    conditional: bool = False  # one class-conditional GAN instead of one GAN per class
+    loss: str = "bce"  # bce: the original non-saturating loss | hinge
+    diffaug: str = "auto"  # on | off | auto: on when the training set has < diffaug_below images
+    diffaug_below: int = 5000
+    diffaug_policy: str = "color,translation,cutout"
+    ema_decay: float = 0.999  # generator EMA used for sampling; 0 disables
+    batch_size: int = 64
+    steps: int = 2000  # optimisation steps (one D and one G update each)
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    log_every: int = 25  # steps between metrics.jsonl lines (the only host syncs)
+    sample_every: int = 500  # steps between fixed-noise sample grids
+    ckpt_every: int = 500  # steps between checkpoints (a multiple of log_every)
+    collapse_patience: int = 4  # log windows with D loss < 1e-3 before training stops as collapsed
+    seed: int = 0
+    amp: bool = True  # mixed precision and channels_last on CUDA (CPU always fp32)
+
+    def __post_init__(self) -> None:
+        if self.image_size not in (64, 128):
+            raise ValueError(f"GANConfig.image_size={self.image_size}: use 64 or 128")
+        if self.loss not in ("bce", "hinge"):
+            raise ValueError(f"GANConfig.loss={self.loss!r}: use 'bce' or 'hinge'")
+        if self.diffaug not in ("auto", "on", "off"):
+            raise ValueError(f"GANConfig.diffaug={self.diffaug!r}: use 'auto', 'on' or 'off'")
+        if self.ckpt_every % self.log_every or self.sample_every % self.log_every:
+            raise ValueError("GANConfig: ckpt_every and sample_every must be multiples of log_every "
+                             f"(got {self.ckpt_every}, {self.sample_every}, log_every={self.log_every})")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"GANConfig.ema_decay={self.ema_decay}: use a value in [0, 1)")
+        if min(self.nz, self.ngf, self.ndf, self.batch_size, self.steps) < 1:
+            raise ValueError("GANConfig: nz, ngf, ndf, batch_size and steps must be positive")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    model: str = "simple"  # simple: the original plan's CNN | resnet18 (from scratch)
+    width: int = 32  # channels of the first SimpleCNN block
+    steps: int = 1500  # optimisation steps: the same budget for every condition
+    batch_size: int = 64
+    lr: float = 1e-3  # AdamW, cosine decay
+    weight_decay: float = 1e-4
+    eval_every: int = 100  # steps between validation checks (model selection picks the best)
+    augment: bool = False  # classic augmentation (flip, small affine, intensity)
+    class_weighted: bool = False  # loss weighted by inverse class frequency
+    seed: int = 0
+    amp: bool = True  # bf16/fp16 autocast and channels_last on CUDA
+
+    def __post_init__(self) -> None:
+        if self.model not in ("simple", "resnet18"):
+            raise ValueError(f"ClassifierConfig.model={self.model!r}: use 'simple' or 'resnet18'")
+        if self.steps < self.eval_every or self.eval_every < 1:
+            raise ValueError(f"ClassifierConfig: steps ({self.steps}) must be >= eval_every ({self.eval_every}) >= 1")
+
+
+# Named presets: smoke (CI, seconds), cpu (2 cores), colab (free T4), full (the complete grid).
+# GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment):
+# ngf=ndf=32 trains at ~118 images/s, 48 at ~71 and the standard 64 at ~40, so 32 is the widest that
+# gives a few thousand steps per class inside the main job's hour.
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {"gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10,
+                               ckpt_every=10),
+              "classifier": ClassifierConfig(width=8, steps=40, batch_size=32, eval_every=20),
+              "export_per_class": 32},
+    "cpu": {"gan": GANConfig(nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300,
+                             ckpt_every=300),
+            "classifier": ClassifierConfig(width=16, steps=400, batch_size=64, eval_every=50),
+            "export_per_class": 1000},
+    "colab": {"gan": GANConfig(nz=100, ngf=64, ndf=64, batch_size=64, steps=6000, log_every=50, sample_every=1000,
+                               ckpt_every=500),
+              "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
+              "export_per_class": 2000},
+}
+PRESETS["full"] = PRESETS["colab"]
+
+
+def preset(name: str, stage: str) -> Any:
+    """The config of `stage` ('gan', 'classifier', ...) in preset `name`."""
+    if name not in PRESETS:
+        raise ValueError(f"preset {name!r}: choose one of {sorted(PRESETS)}")
+    return PRESETS[name][stage]

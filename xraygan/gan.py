@@ -1,0 +1,261 @@
+"""GAN training: DCGAN per class or class-conditional, BCE or hinge loss, DiffAugment, generator EMA,
+AMP + channels_last on CUDA, atomic self-describing checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from contextlib import nullcontext
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from xraygan.augment import diff_augment
+from xraygan.checkpoint import check_compatible, load_checkpoint, save_checkpoint
+from xraygan.config import GANConfig, to_dict
+from xraygan.device import pick_device
+from xraygan.figures import image_grid
+from xraygan.imageset import ImageSet
+from xraygan.info import CLASSES
+from xraygan.models import Discriminator, Generator
+
+ARCH_KEYS = ("image_size", "nz", "ngf", "ndf", "conditional", "class_label", "channels")
+
+
+class GANTrainingError(RuntimeError):
+    """Training stopped: non-finite losses or a collapsed discriminator."""
+
+
+def build_models(cfg: GANConfig) -> tuple[Generator, Discriminator]:
+    n = 2 if cfg.conditional else 0
+    return Generator(cfg.nz, cfg.ngf, cfg.image_size, n), Discriminator(cfg.ndf, cfg.image_size, n)
+
+
+def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:
+    if kind == "hinge":
+        return F.relu(1 - real).mean() + F.relu(1 + fake).mean()
+    return F.softplus(-real).mean() + F.softplus(fake).mean()  # BCE with logits, real=1, fake=0
+
+
+def g_loss(fake: torch.Tensor, kind: str) -> torch.Tensor:
+    return -fake.mean() if kind == "hinge" else F.softplus(-fake).mean()  # non-saturating
+
+
+@torch.no_grad()
+def standing_stats(G: Generator, device: torch.device, seed: int, n_batches: int = 8, batch: int = 64) -> None:
+    """Recompute G's batch-norm statistics over fresh noise (BigGAN's 'standing stats'), then eval mode:
+    samples no longer depend on which other images share their batch."""
+    g = torch.Generator().manual_seed(seed)
+    for m in G.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average
+    G.train()
+    for _ in range(n_batches):
+        z = torch.randn(batch, G.nz, generator=g).to(device)
+        y = torch.randint(0, 2, (batch,), generator=g).to(device) if G.n_classes else None
+        G(z, y)
+    for m in G.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.1
+    G.eval()
+
+
+def _uses_diffaug(cfg: GANConfig, n: int) -> bool:
+    return cfg.diffaug == "on" or (cfg.diffaug == "auto" and n < cfg.diffaug_below)
+
+
+def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label: int | None = None,
+              device: torch.device | str | None = None, resume: bool = True, progress: bool = True,
+              stop_after: int | None = None) -> Path:
+    """Train one GAN on `train` (only class `class_label` when given) into `run_dir`; resumes from
+    run_dir/checkpoint.pt. Returns the run folder. `stop_after` ends early (for tests of resume)."""
+    dev = pick_device(str(device) if device else None)
+    run = Path(run_dir)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "samples").mkdir(exist_ok=True)
+    if class_label is not None:
+        train = train.of_class(class_label)
+    if cfg.conditional and class_label is not None:
+        raise ValueError("a conditional GAN trains on both classes: leave class_label=None")
+    if len(train) == 0:
+        raise ValueError(f"no training images for {run}")
+    meta = {**to_dict(cfg), "class_label": class_label, "channels": 1}
+    cuda = dev.type == "cuda"
+    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda and cfg.amp else None
+    mem = torch.channels_last if cuda and cfg.amp else torch.contiguous_format
+
+    G, D = build_models(cfg)
+    G, D = G.to(dev, memory_format=mem), D.to(dev, memory_format=mem)
+    G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    opt_g = torch.optim.Adam(G.parameters(), cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
+    g = torch.Generator().manual_seed(cfg.seed)  # all training randomness: batches, noise, augmentation
+    fixed_z = torch.randn(64, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 10_000))
+    fixed_y = torch.arange(64) // 32  # 32 NORMAL, then 32 PNEUMONIA (conditional only)
+    n = len(train)
+    perm, pos, step, epoch, low_d = torch.randperm(n, generator=g), 0, 0, 0, 0
+    ckpt = run / "checkpoint.pt"
+    if resume and ckpt.exists():
+        st = load_checkpoint(ckpt, dev)
+        check_compatible(st["config"], meta, ARCH_KEYS, ckpt)
+        G.load_state_dict(st["G"])
+        D.load_state_dict(st["D"])
+        G_ema.load_state_dict(st["G_ema"])
+        opt_g.load_state_dict(st["opt_g"])
+        opt_d.load_state_dict(st["opt_d"])
+        scaler.load_state_dict(st["scaler"])
+        g.set_state(st["rng"]["train"])
+        torch.set_rng_state(st["rng"]["torch"])
+        perm, pos, step, epoch, low_d = st["perm"], st["pos"], st["step"], st["epoch"], st["low_d"]
+        _truncate_metrics(run / "metrics.jsonl", step)
+    elif (run / "metrics.jsonl").exists():
+        (run / "metrics.jsonl").unlink()  # a fresh run does not append to an old log
+    (run / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if step >= cfg.steps:
+        return run
+
+    images = train.images.to(dev)  # uint8 on the device once; batches are sliced from it
+    labels = train.labels.to(dev)
+    augment = _uses_diffaug(cfg, n)
+    aug = (lambda x: diff_augment(x, g, cfg.diffaug_policy)) if augment else (lambda x: x)
+    autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else nullcontext()
+    acc = torch.zeros(4, device=dev)  # loss_d, loss_g, D(x), D(G(z)) summed over the log window
+    bsz = cfg.batch_size
+    G.train()
+    D.train()
+
+    def save(at: int) -> None:
+        save_checkpoint({"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
+                         "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
+                         "rng": {"train": g.get_state(), "torch": torch.get_rng_state()}, "perm": perm,
+                         "pos": pos, "step": at, "epoch": epoch, "low_d": low_d, "config": meta,
+                         "n_train": n, "diffaug": augment}, ckpt)
+
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"GAN {run.name}", disable=not progress)
+    t0 = time.time()
+    while step < cfg.steps:
+        if n >= bsz:
+            if pos + bsz > n:
+                perm, pos, epoch = torch.randperm(n, generator=g), 0, epoch + 1
+            idx = perm[pos:pos + bsz]
+            pos += bsz
+        else:
+            idx = torch.randint(0, n, (bsz,), generator=g)
+        idx = idx.to(dev)
+        x = images[idx].float().div_(127.5).sub_(1.0).contiguous(memory_format=mem)  # (B, 1, S, S)
+        y = labels[idx] if cfg.conditional else None
+        z = torch.randn(bsz, cfg.nz, generator=g).to(dev)
+        with autocast:
+            fake = G(z, y)
+            real_logit = D(aug(x), y)
+            fake_logit = D(aug(fake.detach()), y)
+            loss_d = d_loss(real_logit.float(), fake_logit.float(), cfg.loss)
+        opt_d.zero_grad(set_to_none=True)
+        scaler.scale(loss_d).backward()
+        scaler.step(opt_d)
+        with autocast:
+            gen_logit = D(aug(fake), y)
+            loss_g = g_loss(gen_logit.float(), cfg.loss)
+        opt_g.zero_grad(set_to_none=True)
+        scaler.scale(loss_g).backward()
+        scaler.step(opt_g)
+        scaler.update()
+        _ema_update(G_ema, G, cfg.ema_decay)
+        acc += torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logit.detach().float()).mean(),
+                            torch.sigmoid(fake_logit.detach().float()).mean()])
+        step += 1
+        bar.update(1)
+        if step % cfg.log_every == 0:
+            ld, lg, dx, dgz = (acc / cfg.log_every).tolist()  # the one host sync per log window
+            acc.zero_()
+            rec = {"step": step, "epoch": epoch, "loss_d": ld, "loss_g": lg, "d_real": dx, "d_fake": dgz,
+                   "seconds": round(time.time() - t0, 2)}
+            bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", Dx=f"{dx:.2f}", DGz=f"{dgz:.2f}")
+            if not all(map(_finite, (ld, lg))):
+                raise GANTrainingError(f"{run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). The last "
+                                       f"good checkpoint {ckpt} is kept; lower the learning rates or try loss='hinge'.")
+            low_d = low_d + 1 if ld < 1e-3 else 0
+            if low_d >= cfg.collapse_patience:
+                raise GANTrainingError(f"{run}: the discriminator collapsed (loss_d={ld:.2e} for {low_d} windows, at "
+                                       f"step {step}). The last good checkpoint {ckpt} is kept; use diffaug='on' or "
+                                       "fewer steps.")
+            with open(run / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(rec) + "\n")
+            if step % cfg.sample_every == 0 or step == cfg.steps:
+                save_samples(G_ema if cfg.ema_decay else G, fixed_z, fixed_y, run / "samples" / f"step_{step:06d}.png",
+                             dev, cfg.seed)
+                G.train()
+            if step % cfg.ckpt_every == 0 or step == cfg.steps:
+                save(step)
+        if stop_after is not None and step >= stop_after:
+            break
+    bar.close()
+    if step == cfg.steps and step % cfg.log_every:
+        save(step)
+    return run
+
+
+def _finite(v: float) -> bool:
+    return v == v and abs(v) != float("inf")
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    if decay == 0:
+        ema.load_state_dict(model.state_dict())
+        return
+    torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
+    for be, bm in zip(ema.buffers(), model.buffers()):
+        be.copy_(bm)
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from (they will be written again)."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["step"] <= step]
+        path.write_text("".join(ln + "\n" for ln in lines))
+
+
+@torch.no_grad()
+def save_samples(G: Generator, z: torch.Tensor, y: torch.Tensor, path: Path, dev: torch.device, seed: int) -> None:
+    """A fixed-noise 8x8 grid from a copy of G with standing BN statistics."""
+    Gs = copy.deepcopy(G)
+    standing_stats(Gs, dev, seed + 20_000)
+    x = Gs(z.to(dev), y.to(dev) if Gs.n_classes else None).float()
+    plt.imsave(path, image_grid(x, 8), cmap="gray", vmin=0, vmax=255)
+
+
+def read_metrics(run_dir: str | Path) -> list[dict]:
+    p = Path(run_dir) / "metrics.jsonl"
+    return [json.loads(ln) for ln in p.read_text().splitlines() if ln] if p.exists() else []
+
+
+def plot_losses(run_dirs: dict[str, str | Path]):
+    """Loss and D-output curves of one or more runs (from their metrics.jsonl)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    for name, rd in run_dirs.items():
+        m = read_metrics(rd)
+        if not m:
+            continue
+        s = [r["step"] for r in m]
+        axes[0].plot(s, [r["loss_d"] for r in m], label=f"{name} D")
+        axes[0].plot(s, [r["loss_g"] for r in m], "--", label=f"{name} G")
+        axes[1].plot(s, [r["d_real"] for r in m], label=f"{name} D(x)")
+        axes[1].plot(s, [r["d_fake"] for r in m], "--", label=f"{name} D(G(z))")
+    axes[0].set_title("losses")
+    axes[1].set_title("discriminator outputs (sigmoid)")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def class_name(label: int | None) -> str:
+    return "conditional" if label is None else CLASSES[label]

@@ -1,0 +1,131 @@
+"""DCGAN generator and discriminator (1 channel, 64 or 128 px, optionally class-conditional) and the
+classifier CNNs."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torchvision
+
+
+def _mults(image_size: int) -> list[int]:
+    """Channel multipliers from the 4x4 stage up: 64 px -> [8, 4, 2, 1], 128 px -> [8, 8, 4, 2, 1]."""
+    n = int(math.log2(image_size)) - 2
+    if 2 ** (n + 2) != image_size or n < 4:
+        raise ValueError(f"image_size={image_size}: DCGAN needs a power of two >= 64 (64 or 128)")
+    return [8] * (n - 4) + [8, 4, 2, 1]
+
+
+def dcgan_init(m: nn.Module) -> None:
+    """DCGAN weight init: conv N(0, 0.02), batch-norm weight N(1, 0.02) and bias 0."""
+    if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+        nn.init.normal_(m.weight, 0.0, 0.02)
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
+    elif isinstance(m, nn.BatchNorm2d):
+        nn.init.normal_(m.weight, 1.0, 0.02)
+        nn.init.zeros_(m.bias)
+
+
+class Generator(nn.Module):
+    """z (B, nz) [+ class] -> image (B, 1, S, S) in [-1, 1]."""
+
+    def __init__(self, nz: int = 100, ngf: int = 64, image_size: int = 64, n_classes: int = 0) -> None:
+        super().__init__()
+        self.nz, self.n_classes, self.image_size = nz, n_classes, image_size
+        self.embed = nn.Embedding(n_classes, nz) if n_classes else None
+        m = _mults(image_size)
+        cin = nz * (2 if n_classes else 1)
+        layers: list[nn.Module] = [  # (B, cin, 1, 1) -> (B, ngf*m0, 4, 4)
+            nn.ConvTranspose2d(cin, ngf * m[0], 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * m[0]), nn.ReLU(True)]
+        for a, b in zip(m[:-1], m[1:]):  # each block doubles the side: (B, ngf*a, s, s) -> (B, ngf*b, 2s, 2s)
+            layers += [nn.ConvTranspose2d(ngf * a, ngf * b, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * b),
+                       nn.ReLU(True)]
+        layers += [nn.ConvTranspose2d(ngf * m[-1], 1, 4, 2, 1, bias=False), nn.Tanh()]  # (B, 1, S, S)
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional generator needs class labels y")
+            z = torch.cat([z, self.embed(y)], 1)  # (B, 2*nz)
+        return self.net(z[:, :, None, None])  # (B, 1, S, S)
+
+
+class Discriminator(nn.Module):
+    """image (B, 1, S, S) [+ class] -> logit (B,). Conditional via a projection term (Miyato & Koyama 2018)."""
+
+    def __init__(self, ndf: int = 64, image_size: int = 64, n_classes: int = 0) -> None:
+        super().__init__()
+        m = _mults(image_size)[::-1]  # [1, 2, 4, 8] at 64 px
+        layers: list[nn.Module] = [nn.Conv2d(1, ndf * m[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        for a, b in zip(m[:-1], m[1:]):  # each block halves the side: (B, ndf*a, s, s) -> (B, ndf*b, s/2, s/2)
+            layers += [nn.Conv2d(ndf * a, ndf * b, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * b),
+                       nn.LeakyReLU(0.2, True)]
+        self.features = nn.Sequential(*layers)  # (B, ndf*8, 4, 4)
+        self.head = nn.Conv2d(ndf * m[-1], 1, 4, 1, 0, bias=False)  # (B, 1, 1, 1)
+        self.embed = nn.Embedding(n_classes, ndf * m[-1]) if n_classes else None
+        self.apply(dcgan_init)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)  # (B, ndf*8, 4, 4)
+        out = self.head(h).flatten()  # (B,)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a conditional discriminator needs class labels y")
+            out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(1)  # projection: <e_y, pooled h>
+        return out
+
+
+class SimpleCNN(nn.Module):
+    """The original plan's classifier: conv-BN-ReLU-pool blocks, global average pooling, linear head."""
+
+    def __init__(self, width: int = 32, n_blocks: int = 4, dropout: float = 0.2) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        cin = 1
+        for i in range(n_blocks):  # (B, cin, s, s) -> (B, width*2^i, s/2, s/2)
+            cout = width * 2 ** i
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+                       nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
+                       nn.MaxPool2d(2)]
+            cin = cout
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(cin, 1))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate features (B, C): the X-ray feature space used by the review metrics."""
+        return self.features(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x)).flatten()  # (B,) logit of PNEUMONIA
+
+
+class ResNet18(nn.Module):
+    """torchvision ResNet-18 for 1-channel input, from scratch, single logit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        net = torchvision.models.resnet18(weights=None, num_classes=1)
+        net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+        self.net = net
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
+        return torch.flatten(n.avgpool(x), 1)  # (B, 512)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.fc(self.embed(x)).flatten()
+
+
+def build_classifier(name: str, width: int = 32) -> nn.Module:
+    if name == "simple":
+        return SimpleCNN(width)
+    if name == "resnet18":
+        return ResNet18()
+    raise ValueError(f"classifier {name!r}: use 'simple' or 'resnet18'")
