@@ -14,6 +14,58 @@ def _data_describe(a: argparse.Namespace) -> int:
     return 0
 
 
+def _data_cfg(a: argparse.Namespace):
+    from xraygan.config import DataConfig
+
+    return DataConfig(source=a.source, root=a.data, image_size=a.size, seed=a.data_seed)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default=None,
+                   help="Kaggle-layout folder (default: XRAYGAN_DATA, ./data, Kaggle, MedMNIST)")
+    p.add_argument("--source", default="auto", choices=["auto", "folder", "kaggle", "medmnist", "phantom"])
+    p.add_argument("--size", type=int, default=64, help="image size in px (64 or 128)")
+    p.add_argument("--data-seed", type=int, default=0, help="seed of the patient-grouped validation split")
+
+
+def _gan_train(a: argparse.Namespace) -> int:
+    import dataclasses
+
+    from xraygan.config import preset
+    from xraygan.data import load_splits
+    from xraygan.gan_runs import train_gans
+
+    cfg = dataclasses.replace(preset(a.preset, "gan"), image_size=a.size, seed=a.seed,
+                              **({"steps": a.steps} if a.steps else {}))
+    splits = load_splits(_data_cfg(a))
+    train = splits.train
+    if a.fraction < 1:
+        from xraygan.splits import fraction_subset
+
+        train = fraction_subset(train, a.fraction, a.subset_seed)
+    modes = {"per_class": ("per_class",), "conditional": ("conditional",), "both": ("per_class", "conditional")}
+    if not a.resume:
+        import shutil
+
+        for name in ("NORMAL", "PNEUMONIA", "conditional"):
+            shutil.rmtree(f"{a.out}/{name}", ignore_errors=True)
+    runs = train_gans(cfg, train, a.out, modes[a.mode], device=a.device)
+    print(json.dumps({k: str(v) for k, v in runs.items()}, indent=2))
+    return 0
+
+
+def _gan_export(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xraygan.export import export_synthetic
+
+    run = Path(a.run)
+    runs = run if (run / "checkpoint.pt").exists() else {0: run / "NORMAL", 1: run / "PNEUMONIA"}
+    ds = export_synthetic(runs, a.n, a.out, seed=a.seed, device=a.device)
+    print(json.dumps({"out": a.out, "counts": ds.class_counts()}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xraygan", description="GAN augmentation for chest X-ray classification.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -24,6 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--size", type=int, default=64, help="decode size in px (cached)")
     d.add_argument("--cache-dir", default=None, help="cache folder (default XRAYGAN_CACHE or ~/.cache/xraygan)")
     d.set_defaults(func=_data_describe)
+
+    gan = sub.add_parser("gan", help="train GANs and export synthetic images").add_subparsers(dest="action",
+                                                                                              required=True)
+    t = gan.add_parser("train", help="train (or resume) per-class and/or conditional DCGANs")
+    _add_data_args(t)
+    t.add_argument("--mode", default="per_class", choices=["per_class", "conditional", "both"])
+    t.add_argument("--preset", default="cpu", help="smoke | cpu | colab | full")
+    t.add_argument("--steps", type=int, default=None, help="override the preset's step count")
+    t.add_argument("--fraction", type=float, default=1.0, help="train on this stratified fraction of train")
+    t.add_argument("--subset-seed", type=int, default=0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default=None, help="cuda | cpu (default: cuda when present)")
+    t.add_argument("--out", required=True, help="run folder (holds NORMAL/, PNEUMONIA/, conditional/)")
+    t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                   help="resume from checkpoints in --out (default) or start over")
+    t.set_defaults(func=_gan_train)
+    e = gan.add_parser("export", help="write N synthetic images per class (PNG, manifest.csv, synthetic.pt)")
+    e.add_argument("--run", required=True, help="a run folder from 'gan train' (or one conditional run)")
+    e.add_argument("--n", type=int, default=1000, help="images per class")
+    e.add_argument("--out", required=True)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--device", default=None)
+    e.set_defaults(func=_gan_export)
     return p
 
 

@@ -31,8 +31,11 @@ class GANTrainingError(RuntimeError):
 
 
 def build_models(cfg: GANConfig) -> tuple[Generator, Discriminator]:
+    """G and D initialised from cfg.seed (the caller's global RNG state is left as it was)."""
     n = 2 if cfg.conditional else 0
-    return Generator(cfg.nz, cfg.ngf, cfg.image_size, n), Discriminator(cfg.ndf, cfg.image_size, n)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        return Generator(cfg.nz, cfg.ngf, cfg.image_size, n), Discriminator(cfg.ndf, cfg.image_size, n)
 
 
 def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:

@@ -1,0 +1,156 @@
+"""DCGAN models, training loop, checkpoints, exact resume, failure handling and export."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+import xraygan.gan as gan_mod
+from xraygan.cache import atomic_save
+from xraygan.checkpoint import CheckpointError, load_checkpoint
+from xraygan.config import GANConfig
+from xraygan.export import export_synthetic, load_synthetic
+from xraygan.gan import GANTrainingError, train_gan
+from xraygan.models import Discriminator, Generator
+from xraygan.phantom import phantom_set
+
+TINY = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6,
+                 ema_decay=0.9)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return phantom_set(24, 64, seed=1)
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_shapes(size: int) -> None:
+    G, D = Generator(16, 8, size), Discriminator(8, size)
+    x = G(torch.randn(3, 16))
+    assert x.shape == (3, 1, size, size) and x.min() >= -1 and x.max() <= 1
+    assert D(x).shape == (3,)
+
+
+def test_conditional_labels_change_output() -> None:
+    torch.manual_seed(0)
+    G, D = Generator(16, 8, 64, n_classes=2), Discriminator(8, 64, n_classes=2)
+    z = torch.randn(4, 16)
+    a, b = G(z, torch.zeros(4, dtype=torch.long)), G(z, torch.ones(4, dtype=torch.long))
+    assert (a - b).abs().mean() > 0.05 * a.abs().mean()
+    assert not torch.allclose(D(a, torch.zeros(4, dtype=torch.long)), D(a, torch.ones(4, dtype=torch.long)))
+    with pytest.raises(ValueError, match="labels"):
+        G(z)
+
+
+def test_discriminator_learns_on_toy_set(toy) -> None:
+    """With G frozen (lr 0), a few D steps must lower D's loss: the loop really optimises D."""
+    cfg = GANConfig(nz=8, ngf=4, ndf=8, batch_size=16, steps=40, lr_g=0.0, lr_d=1e-3, log_every=10,
+                    sample_every=40, ckpt_every=40, diffaug="off")
+    run = train_gan(cfg, toy, Path(pytest.importorskip("tempfile").mkdtemp()), class_label=0, progress=False)
+    m = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert m[-1]["loss_d"] < 0.7 * m[0]["loss_d"]
+
+
+def test_checkpoint_roundtrip_and_resume_is_exact(toy, tmp_path: Path) -> None:
+    full = train_gan(TINY, toy, tmp_path / "full", class_label=1, progress=False)
+    part = train_gan(TINY, toy, tmp_path / "part", class_label=1, progress=False, stop_after=6)
+    st = load_checkpoint(part / "checkpoint.pt")
+    assert st["step"] == 6 and st["config"]["ngf"] == 4 and "torch" in st["versions"]
+    assert set(st) >= {"G", "D", "G_ema", "opt_g", "opt_d", "rng", "perm", "epoch"}
+    train_gan(TINY, toy, tmp_path / "part", class_label=1, progress=False)  # resume to the end
+    a = [json.loads(x) for x in (full / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (part / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in a] == [r["step"] for r in b]
+    for ra, rb in zip(a, b):
+        for k in ("loss_d", "loss_g", "d_real", "d_fake"):
+            assert ra[k] == rb[k], (ra["step"], k)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["G_ema"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_mismatched_checkpoint_is_refused(toy, tmp_path: Path) -> None:
+    train_gan(TINY, toy, tmp_path / "r", class_label=0, progress=False, stop_after=6)
+    wider = GANConfig(**{**TINY.__dict__, "ngf": 8})
+    with pytest.raises(CheckpointError, match="ngf: checkpoint 4 vs requested 8"):
+        train_gan(wider, toy, tmp_path / "r", class_label=0, progress=False)
+    with pytest.raises(CheckpointError, match="class_label"):
+        train_gan(TINY, toy, tmp_path / "r", class_label=1, progress=False)
+
+
+def test_truncated_checkpoint_is_a_clear_error(toy, tmp_path: Path) -> None:
+    run = train_gan(TINY, toy, tmp_path / "r", class_label=0, progress=False, stop_after=6)
+    data = (run / "checkpoint.pt").read_bytes()
+    (run / "checkpoint.pt").write_bytes(data[: len(data) // 3])
+    with pytest.raises(CheckpointError, match=r"checkpoint\.pt is damaged or truncated"):
+        train_gan(TINY, toy, run, class_label=0, progress=False)
+
+
+def test_interrupted_save_keeps_previous_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "c.pt"
+    atomic_save({"step": torch.tensor(1)}, path)
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", boom)
+    with pytest.raises(KeyboardInterrupt):
+        atomic_save({"step": torch.tensor(2)}, path)
+    monkeypatch.undo()
+    assert int(torch.load(path, weights_only=True)["step"]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(toy, tmp_path: Path, monkeypatch) -> None:
+    run = train_gan(TINY, toy, tmp_path / "r", class_label=0, progress=False, stop_after=6)
+    real = gan_mod.d_loss
+    monkeypatch.setattr(gan_mod, "d_loss", lambda r, f, k: real(r, f, k) * float("nan"))
+    with pytest.raises(GANTrainingError, match="non-finite loss at step 8"):
+        train_gan(TINY, toy, run, class_label=0, progress=False)
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == 6
+
+
+def test_collapsed_discriminator_stops(toy, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(gan_mod, "d_loss", lambda r, f, k: (r * 0).mean() + 1e-5)
+    with pytest.raises(GANTrainingError, match="collapsed .* at step 8"):
+        train_gan(TINY, toy, tmp_path / "r", class_label=0, progress=False)
+
+
+def test_export_counts_manifest_determinism(toy, tmp_path: Path) -> None:
+    runs = {c: train_gan(TINY, toy, tmp_path / f"g{c}", class_label=c, progress=False) for c in (0, 1)}
+    a = export_synthetic(runs, 5, tmp_path / "a", seed=3)
+    b = export_synthetic(runs, 7, tmp_path / "b", seed=3)
+    c = export_synthetic(runs, 5, tmp_path / "c", seed=4)
+    assert a.class_counts() == {"NORMAL": 5, "PNEUMONIA": 5}
+    assert len(list((tmp_path / "a" / "NORMAL").glob("*.png"))) == 5
+    rows = list(csv.DictReader(open(tmp_path / "a" / "manifest.csv")))
+    assert len(rows) == 10 and set(rows[0]) == {"file", "class", "seed", "checkpoint", "step"}
+    assert rows[0]["step"] == "12" and (tmp_path / "a" / rows[0]["file"]).exists()
+    # image i depends only on its seed, not on how many images were exported with it
+    assert torch.equal(a.of_class(0).images, b.of_class(0).images[:5])
+    assert not torch.equal(a.images, c.images)
+    assert torch.equal(load_synthetic(tmp_path / "a").images, a.images)
+
+
+def test_conditional_gan_trains_and_exports(toy, tmp_path: Path) -> None:
+    cfg = GANConfig(**{**TINY.__dict__, "conditional": True, "loss": "hinge"})
+    run = train_gan(cfg, toy, tmp_path / "cond", progress=False)
+    ds = export_synthetic(run, 4, tmp_path / "e", seed=0, pngs=False)
+    assert ds.class_counts() == {"NORMAL": 4, "PNEUMONIA": 4}
+    assert not torch.equal(ds.images[:4], ds.images[4:])
+
+
+def test_cli_gan_train_and_export(tmp_path: Path) -> None:
+    from xraygan.cli import main
+
+    out = tmp_path / "runs"
+    assert main(["gan", "train", "--source", "phantom", "--preset", "smoke", "--steps", "10", "--out", str(out),
+                 "--device", "cpu"]) == 0
+    assert load_checkpoint(out / "NORMAL" / "checkpoint.pt")["step"] == 10
+    assert main(["gan", "export", "--run", str(out), "--n", "3", "--out", str(tmp_path / "e")]) == 0
+    assert len(list((tmp_path / "e" / "PNEUMONIA").glob("*.png"))) == 3
+    (out / "NORMAL" / "checkpoint.pt").write_bytes(b"PK\x03\x04broken")
+    assert main(["gan", "export", "--run", str(out), "--n", "3", "--out", str(tmp_path / "f")]) == 2
