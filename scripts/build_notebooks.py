@@ -94,12 +94,12 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
             "generator's weights for sampling. Training resumes exactly from the run folder's checkpoint, so "
             "a lost Colab runtime costs at most `ckpt_every` steps.",
             "import dataclasses\nimport xraygan\nfrom xraygan import gan_runs\nfrom xraygan.config import DataConfig, preset\n"
-            "from xraygan.gan import plot_losses\nfrom xraygan.figures import save"),
+            "from xraygan.gan import plot_losses\nfrom xraygan.figures import save\nfrom xraygan.study import gan_dir"),
     md("## Configure\nThe preset fixes widths and step budget: `cpu` uses ngf = ndf = 32 (chosen by "
        "measurement: about 118 training images/s on 2 cores, against 40 for the standard width 64), "
        "`colab` the standard DCGAN widths. Override any field with `dataclasses.replace`."),
     code("cfg = preset(PRESET, 'gan')\nMODES = ('per_class',) if PRESET in ('cpu', 'smoke') else ('per_class', 'conditional')\n"
-         "RUNS = gan_runs.runs_dir() / PRESET / 'gan'\ncfg, MODES, RUNS"),
+         "RUNS = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)  # shared with notebook 04's full-data cell\ncfg, MODES, RUNS"),
     code("splits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\nsplits.train.class_counts()"),
     md("## Train (or resume)\nA progress bar shows the losses and the discriminator's mean outputs D(x) on real and "
        "D(G(z)) on fake images. If the run folder already holds a finished checkpoint, this cell returns at once."),

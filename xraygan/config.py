@@ -107,6 +107,29 @@ class ClassifierConfig:
             raise ValueError(f"ClassifierConfig: steps ({self.steps}) must be >= eval_every ({self.eval_every}) >= 1")
 
 
+@dataclass(frozen=True)
+class StudyConfig:
+    fractions: tuple[float, ...] = (0.1, 1.0)  # stratified, nested fractions of the training split
+    seeds: int = 3  # classifier seeds per (fraction, condition); seed s uses subset s % subsets
+    subsets: int = 1  # different training subsets per fraction (a GAN set is trained per subset)
+    conditions: tuple[str, ...] = ("baseline", "classic_aug", "dup_real_100", "dcgan_100")
+    gan_steps: int | None = None  # GAN steps for fractions < 1 (None: the preset's); 1.0 uses the preset's
+    pretrain_share: float = 0.5  # pretrain_* conditions: share of the step budget spent on synthetic images
+    workers: int = 1  # parallel training processes (several fit on one GPU)
+
+    def __post_init__(self) -> None:
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
+            raise ValueError(f"StudyConfig.fractions={self.fractions}: values in (0, 1]")
+        if self.seeds < 2:
+            raise ValueError("StudyConfig.seeds must be >= 2: a CI needs at least two runs")
+        if self.subsets < 1 or self.subsets > self.seeds:
+            raise ValueError(f"StudyConfig.subsets={self.subsets}: use 1..seeds")
+        from xraygan.conditions import parse_condition  # local: conditions imports nothing from here
+
+        for c in self.conditions:
+            parse_condition(c)
+
+
 # Named presets: smoke (CI, seconds), cpu (2 cores), colab (free T4), full (the complete grid).
 # GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment):
 # ngf=ndf=32 trains at ~118 images/s, 48 at ~71 and the standard 64 at ~40, so 32 is the widest that
@@ -115,17 +138,34 @@ PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {"gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10,
                                ckpt_every=10),
               "classifier": ClassifierConfig(width=8, steps=40, batch_size=32, eval_every=20),
-              "export_per_class": 32},
+              "export_per_class": 32,
+              "study": StudyConfig(fractions=(0.25,), seeds=2, conditions=("baseline", "dup_real_100", "dcgan_100",
+                                                                          "pretrain_dcgan"), gan_steps=10)},
     "cpu": {"gan": GANConfig(nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300,
                              ckpt_every=300),
-            "classifier": ClassifierConfig(width=16, steps=400, batch_size=64, eval_every=50),
-            "export_per_class": 1000},
+            "classifier": ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50),
+            "export_per_class": 1000,
+            # 2 cores, <= 60 min for the whole main job: two fractions, 3 seeds, the key conditions.
+            "study": StudyConfig(fractions=(0.1, 1.0), seeds=3, conditions=("baseline", "classic_aug",
+                                                                             "dup_real_100", "dcgan_100"),
+                                 gan_steps=600)},
     "colab": {"gan": GANConfig(nz=100, ngf=64, ndf=64, batch_size=64, steps=6000, log_every=50, sample_every=1000,
                                ckpt_every=500),
               "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
-              "export_per_class": 2000},
+              "export_per_class": 2000,
+              "study": StudyConfig(fractions=(0.05, 0.25, 1.0), seeds=10, subsets=2,
+                                   conditions=("baseline", "classic_aug", "class_weighted", "dup_real_100",
+                                               "dcgan_100", "cgan_100", "dup_real_balance", "dcgan_balance",
+                                               "pretrain_dcgan"), gan_steps=3000)},
 }
-PRESETS["full"] = PRESETS["colab"]
+# full: the complete grid (sized for a GPU; resumes after an interruption).
+PRESETS["full"] = {**PRESETS["colab"],
+                   "study": StudyConfig(fractions=(0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0), seeds=24, subsets=3,
+                                        conditions=("baseline", "classic_aug", "class_weighted", "dup_real_50",
+                                                    "dcgan_50", "dup_real_100", "dcgan_100", "cgan_100",
+                                                    "dup_real_balance", "dcgan_balance", "cgan_balance",
+                                                    "pretrain_dcgan"),
+                                        gan_steps=3000, workers=12)}
 
 
 def preset(name: str, stage: str) -> Any:

@@ -1,0 +1,105 @@
+"""Classifier, conditions, statistics and the sweep (resume, test-split reads)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import xraygan.study as study_mod
+from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
+from xraygan.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
+from xraygan.config import ClassifierConfig, DataConfig, StudyConfig
+from xraygan.imageset import ImageSet
+from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.phantom import phantom_set
+from xraygan.stats import mean_ci, paired_difference, seeds_needed
+from xraygan.study import build_training_set, read_rows, run_study
+
+
+def _set(n0: int, n1: int) -> ImageSet:
+    n = n0 + n1
+    return ImageSet(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).contiguous(),
+                    torch.tensor([0] * n0 + [1] * n1), [f"p{i}" for i in range(n)], [f"f{i}" for i in range(n)])
+
+
+def test_classifier_learns_phantoms_well_above_chance() -> None:
+    tr, va, te = (phantom_set(n, 64, seed=s, split=sp) for n, s, sp in ((120, 0, "train"), (30, 0, "val"),
+                                                                         (40, 0, "test")))
+    cfg = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=40, lr=3e-3)
+    tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
+    guard = GuardedTest(te)
+    m = evaluate_test(tc, guard, "cpu")
+    assert m["test_auc"] > 0.9 and m["test_balanced_accuracy@t"] > 0.8
+    assert guard.reads == 1 and tc.best_step % 40 == 0
+
+
+@pytest.mark.parametrize("ratio,expected", [("50", {0: 5, 1: 15}), ("100", {0: 10, 1: 30}),
+                                            ("balance", {0: 20, 1: 0})])
+def test_added_counts_and_controls_match(ratio: str, expected: dict) -> None:
+    real = _set(10, 30)
+    assert added_counts(real, ratio) == expected
+    pool = _set(40, 40)
+    for name in (f"dup_real_{ratio}", f"dcgan_{ratio}"):
+        train, pre, added = build_training_set(name, real, {"dcgan": pool}, seed=1)
+        assert added == expected and pre is None
+        assert train.class_counts() == {"NORMAL": 10 + expected[0], "PNEUMONIA": 30 + expected[1]}
+
+
+def test_duplicates_are_even_and_synthetic_distinct() -> None:
+    real = _set(4, 4)
+    dup = duplicate_real(real, {0: 10, 1: 0}, seed=0)
+    ids = dup.images[:, 0, 0, 0].tolist()
+    assert sorted(np.bincount(ids)[:4].tolist()) == [2, 2, 3, 3]
+    syn = pick_synthetic(_set(20, 20), {0: 7, 1: 3}, seed=0)
+    assert len(set(syn.images[:, 0, 0, 0].tolist())) == 10
+    with pytest.raises(ValueError, match="pool has 20"):
+        pick_synthetic(_set(20, 20), {0: 21, 1: 0}, seed=0)
+
+
+def test_pretrain_condition_and_unknown_names() -> None:
+    train, pre, added = build_training_set("pretrain_dcgan", _set(10, 30), {"dcgan": _set(40, 40)}, seed=0)
+    assert len(train) == 40 and pre.class_counts() == {"NORMAL": 10, "PNEUMONIA": 30}
+    with pytest.raises(ValueError, match="unknown condition"):
+        parse_condition("gan_200")
+
+
+def test_metrics_known_answers() -> None:
+    y = np.array([0, 0, 1, 1, 1])
+    m = binary_metrics(y, np.array([0.1, 0.6, 0.7, 0.8, 0.2]))
+    assert m["accuracy"] == 0.6 and m["sensitivity"] == 2 / 3 and m["specificity"] == 0.5
+    assert m["auc"] == pytest.approx(5 / 6)  # 5 of the 6 (positive, negative) pairs are ordered right
+    assert binary_metrics(y, np.array([0.1, 0.2, 0.3, 0.4, 0.5]), best_threshold(y, np.array(
+        [0.1, 0.2, 0.3, 0.4, 0.5])))["balanced_accuracy"] == 1.0
+
+
+def test_stats_known_answers() -> None:
+    m, lo, hi = mean_ci([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo == pytest.approx(2 - 4.302653 / np.sqrt(3), 1e-5)
+    rng = np.random.default_rng(0)
+    b = rng.normal(70, 5, 40)
+    d = paired_difference(b + 3 + rng.normal(0, 0.5, 40), b)
+    assert d["low"] < 3 < d["high"] and d["p_wilcoxon"] < 1e-6 and d["n"] == 40
+    assert paired_difference(b + rng.normal(0, 1, 40), b)["low"] < 0
+    assert 25 <= seeds_needed(sd=7.5, delta=3.0, power=0.5) <= 28  # a 95 % CI half-width of 3 points
+    assert seeds_needed(7.5, 3.0) > seeds_needed(7.5, 6.0)
+
+
+def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch) -> None:
+    st = StudyConfig(fractions=(0.5,), seeds=2, conditions=("baseline", "dup_real_100", "dcgan_50"), gan_steps=10)
+    data = DataConfig(source="phantom", phantom_per_class=24)
+    df = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
+    assert len(df) == 6 and set(df.test_reads) == {1}
+    assert (tmp_path / "res" / "runs.csv").exists() and json.loads((tmp_path / "res" / "config.json").read_text())
+    # the validation split, never the test split, selects the step: best_step is an eval step
+    assert set(df.best_step) <= {20, 40}
+    lines = (tmp_path / "res" / "runs.jsonl").read_text().splitlines()
+    (tmp_path / "res" / "runs.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][:30])  # torn write
+    calls = []
+    real = study_mod.run_cell
+    monkeypatch.setattr(study_mod, "run_cell", lambda *a, **k: calls.append(a[4:7]) or real(*a, **k))
+    df2 = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
+    assert len(calls) == 2 and len(df2) == 6 and len(read_rows(tmp_path / "res" / "runs.jsonl")) == 6

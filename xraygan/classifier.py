@@ -1,0 +1,138 @@
+"""Training the pneumonia classifier: fixed step budget, model selection on validation only."""
+
+from __future__ import annotations
+
+import copy
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from xraygan.augment import classic_augment
+from xraygan.config import ClassifierConfig
+from xraygan.device import pick_device
+from xraygan.imageset import ImageSet
+from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.models import build_classifier
+
+
+@dataclass
+class TrainedClassifier:
+    model: torch.nn.Module  # the selected weights, eval mode
+    best_step: int  # the step chosen on validation AUC
+    threshold: float  # chosen on validation (max balanced accuracy)
+    val: dict  # validation metrics at the chosen step, at 0.5 and at the chosen threshold
+    history: list[dict] = field(default_factory=list)  # val AUC per evaluation
+
+
+class GuardedTest:
+    """The test split, handed out through read() only, so that reads can be counted."""
+
+    def __init__(self, ds: ImageSet) -> None:
+        self._ds, self.reads = ds, 0
+
+    def read(self) -> ImageSet:
+        self.reads += 1
+        return self._ds
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
+    """P(PNEUMONIA) for every image of `ds`."""
+    model.eval()
+    out = []
+    cuda = device.type == "cuda"
+    for s in range(0, len(ds), batch):
+        x = ds.images[s:s + batch].to(device).float().div_(127.5).sub_(1.0)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext():
+            out.append(torch.sigmoid(model(x).float()).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0)
+
+
+def _phase(model, opt_cfg: ClassifierConfig, ds: ImageSet, steps: int, g: torch.Generator, dev: torch.device,
+           on_eval=None, bar=None) -> None:
+    """`steps` AdamW steps with cosine decay on `ds`; calls on_eval(step) every eval_every steps."""
+    opt = torch.optim.AdamW(model.parameters(), opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, opt_cfg.lr, total_steps=max(1, steps), pct_start=0.1)
+    images, labels = ds.images.to(dev), ds.labels.to(dev).float()
+    counts = torch.bincount(ds.labels, minlength=2).float()
+    w = (len(ds) / (2 * counts.clamp(min=1))).to(dev) if opt_cfg.class_weighted else torch.ones(2, device=dev)
+    cuda = dev.type == "cuda"
+    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and opt_cfg.amp else nullcontext()
+    n, bsz = len(ds), opt_cfg.batch_size
+    perm, pos = torch.randperm(n, generator=g), 0
+    for step in range(1, steps + 1):
+        model.train()
+        if pos + bsz > n:
+            perm, pos = torch.randperm(n, generator=g), 0
+        idx = perm[pos:pos + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=g)
+        pos += bsz
+        idx = idx.to(dev)
+        x = images[idx].float().div_(127.5).sub_(1.0)  # (B, 1, S, S) in [-1, 1]
+        if opt_cfg.augment:
+            x = classic_augment(x, g)
+        if cuda and opt_cfg.amp:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = labels[idx]
+        with amp:
+            logit = model(x).float()
+        loss = F.binary_cross_entropy_with_logits(logit, y, weight=w[y.long()])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if bar is not None:
+            bar.update(1)
+        if on_eval is not None and step % opt_cfg.eval_every == 0:
+            on_eval(step)
+
+
+def train_classifier(cfg: ClassifierConfig, train: ImageSet, val: ImageSet, device: str | None = None,
+                     pretrain: ImageSet | None = None, pretrain_steps: int = 0,
+                     progress: bool = True) -> TrainedClassifier:
+    """Train for cfg.steps steps in all (pretrain_steps of them on `pretrain`, if given, then the rest on
+    `train`); keep the weights with the best validation AUC and choose the threshold on validation."""
+    dev = pick_device(device)
+    with torch.random.fork_rng(devices=[]):  # init and dropout from cfg.seed, caller's RNG untouched
+        torch.manual_seed(cfg.seed)
+        model = build_classifier(cfg.model, cfg.width).to(dev)
+        if dev.type == "cuda" and cfg.amp:
+            model = model.to(memory_format=torch.channels_last)
+        g = torch.Generator().manual_seed(cfg.seed)
+        y_val = val.labels.numpy()
+        best: dict = {"auc": -1.0}
+        history: list[dict] = []
+        offset = pretrain_steps if pretrain is not None else 0
+
+        def on_eval(step: int) -> None:
+            p = predict(model, val, dev)
+            auc = binary_metrics(y_val, p)["auc"]
+            history.append({"step": offset + step, "val_auc": auc})
+            if auc > best["auc"]:
+                best.update(auc=auc, step=offset + step, state=copy.deepcopy(model.state_dict()), p=p)
+
+        bar = tqdm(total=cfg.steps, desc="classifier", disable=not progress, leave=False)
+        if pretrain is not None and pretrain_steps:
+            _phase(model, cfg, pretrain, pretrain_steps, g, dev, None, bar)
+        _phase(model, cfg, train, cfg.steps - offset, g, dev, on_eval, bar)
+        bar.close()
+    model.load_state_dict(best["state"])
+    model.eval()
+    t = best_threshold(y_val, best["p"])
+    val_m = {**{f"val_{k}": v for k, v in binary_metrics(y_val, best["p"], 0.5).items()},
+             **{f"val_{k}@t": v for k, v in binary_metrics(y_val, best["p"], t).items()}}
+    return TrainedClassifier(model, best["step"], t, val_m, history)
+
+
+def evaluate_test(tc: TrainedClassifier, test: GuardedTest, device: str | None = None) -> dict:
+    """Test metrics of a trained model at 0.5 and at its validation threshold (one read of the test split)."""
+    ds = test.read()
+    p = predict(tc.model, ds, pick_device(device))
+    y = ds.labels.numpy()
+    return {**{f"test_{k}": v for k, v in binary_metrics(y, p, 0.5).items()},
+            **{f"test_{k}@t": v for k, v in binary_metrics(y, p, tc.threshold).items()}}

@@ -1,0 +1,70 @@
+"""Study conditions: what is added to (or done with) the real training subset, with exact counts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from xraygan.imageset import ImageSet
+
+RATIOS = ("50", "100", "balance")
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str
+    kind: str  # baseline | classic_aug | class_weighted | dup_real | gan | pretrain
+    gan: str | None = None  # dcgan (per class) | cgan (conditional)
+    ratio: str | None = None  # 50 | 100 | balance
+
+
+def parse_condition(name: str) -> Condition:
+    """'dcgan_100' -> Condition(kind='gan', gan='dcgan', ratio='100'); a clear error for unknown names."""
+    if name in ("baseline", "classic_aug", "class_weighted"):
+        return Condition(name, name)
+    head, _, ratio = name.rpartition("_")
+    if head == "dup_real" and ratio in RATIOS:
+        return Condition(name, "dup_real", None, ratio)
+    if head in ("dcgan", "cgan") and ratio in RATIOS:
+        return Condition(name, "gan", head, ratio)
+    if name in ("pretrain_dcgan", "pretrain_cgan"):
+        return Condition(name, "pretrain", name.split("_")[1], "100")
+    raise ValueError(f"unknown condition {name!r}: use baseline, classic_aug, class_weighted, dup_real_R, "
+                     f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan or pretrain_cgan")
+
+
+def added_counts(real: ImageSet, ratio: str) -> dict[int, int]:
+    """Images to add per class: +50 % or +100 % of each class, or NORMAL up to the PNEUMONIA count."""
+    n = {c: int((real.labels == c).sum()) for c in (0, 1)}
+    if ratio == "balance":
+        return {0: max(0, n[1] - n[0]), 1: max(0, n[0] - n[1])}
+    r = int(ratio) / 100
+    return {c: math.ceil(r * n[c]) for c in (0, 1)}
+
+
+def duplicate_real(real: ImageSet, counts: dict[int, int], seed: int) -> ImageSet:
+    """counts[c] copies of real class-c images, cycling through a seeded permutation (even duplication)."""
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c, k in counts.items():
+        pool = torch.nonzero(real.labels == c).flatten().numpy()
+        if k and len(pool) == 0:
+            raise ValueError(f"cannot duplicate class {c}: the subset has no image of it")
+        reps = np.concatenate([rng.permutation(pool) for _ in range(math.ceil(k / max(1, len(pool))))]) if k else []
+        idx += list(reps[:k])
+    return real.subset(idx, "dup_real")
+
+
+def pick_synthetic(pool: ImageSet, counts: dict[int, int], seed: int) -> ImageSet:
+    """counts[c] distinct synthetic class-c images drawn (seeded) from the exported pool."""
+    rng = np.random.default_rng(seed)
+    idx = []
+    for c, k in counts.items():
+        cand = torch.nonzero(pool.labels == c).flatten().numpy()
+        if k > len(cand):
+            raise ValueError(f"the synthetic pool has {len(cand)} images of class {c}, {k} were asked for")
+        idx += list(rng.permutation(cand)[:k])
+    return pool.subset(idx, "synthetic")

@@ -1,0 +1,34 @@
+"""Classification metrics on predicted probabilities, and threshold choice on validation data."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+
+def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """accuracy, balanced accuracy, AUC, sensitivity (PNEUMONIA recall), specificity, F1 at `threshold`."""
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=np.float64)
+    pred = (p >= threshold).astype(int)
+    tp, tn = int(((pred == 1) & (y == 1)).sum()), int(((pred == 0) & (y == 0)).sum())
+    fp, fn = int(((pred == 1) & (y == 0)).sum()), int(((pred == 0) & (y == 1)).sum())
+    sens = tp / max(1, tp + fn)
+    spec = tn / max(1, tn + fp)
+    prec = tp / max(1, tp + fp)
+    return {"accuracy": (tp + tn) / max(1, len(y)), "balanced_accuracy": (sens + spec) / 2,
+            "auc": float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan"),
+            "sensitivity": sens, "specificity": spec,
+            "f1": 2 * prec * sens / max(1e-12, prec + sens), "tp": tp, "tn": tn, "fp": fp, "fn": fn}
+
+
+def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
+    """The threshold that maximises balanced accuracy (Youden's J) on validation data."""
+    y = np.asarray(y).astype(int)
+    cands = np.unique(np.concatenate([np.asarray(p, dtype=np.float64), [0.5]]))
+    best, best_t = -1.0, 0.5
+    for t in cands:
+        ba = binary_metrics(y, p, float(t))["balanced_accuracy"]
+        if ba > best + 1e-12:
+            best, best_t = ba, float(t)
+    return best_t

@@ -1,0 +1,50 @@
+"""Statistics over seeds: mean with 95 % CI, paired differences with bootstrap CI and a paired test,
+and the number of seeds needed to resolve a difference."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import stats
+
+
+def mean_ci(x, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high): Student-t interval over independent runs (seeds)."""
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(x.mean())
+    if len(x) < 2:
+        return m, float("nan"), float("nan")
+    h = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
+    return m, m - h, m + h
+
+
+def paired_difference(a, b, level: float = 0.95, n_resamples: int = 5000, seed: int = 0) -> dict:
+    """a - b for paired runs (same seed and subset): mean, bootstrap CI (BCa), Wilcoxon and t-test p."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = a - b
+    d = d[~np.isnan(d)]
+    out = {"n": len(d), "mean": float(d.mean()) if len(d) else float("nan"), "low": float("nan"),
+           "high": float("nan"), "p_wilcoxon": float("nan"), "p_ttest": float("nan"),
+           "sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan")}
+    if len(d) >= 3 and np.ptp(d) > 0:
+        res = stats.bootstrap((d,), np.mean, confidence_level=level, n_resamples=n_resamples,
+                              method="BCa", random_state=np.random.default_rng(seed))
+        out["low"], out["high"] = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        out["p_wilcoxon"] = float(stats.wilcoxon(d).pvalue)
+        out["p_ttest"] = float(stats.ttest_1samp(d, 0.0).pvalue)
+    elif len(d) >= 1 and np.ptp(d) == 0:
+        out["low"] = out["high"] = out["mean"]
+    return out
+
+
+def seeds_needed(sd: float, delta: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Runs needed for a paired two-sided test to detect a mean difference `delta` given the SD of the
+    paired differences (normal approximation, then one t-correction step)."""
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    n = max(2, math.ceil((z * sd / delta) ** 2))
+    t = stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1)
+    return max(2, math.ceil((t * sd / delta) ** 2))
