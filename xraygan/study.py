@@ -164,7 +164,10 @@ def run_study(preset_name: str, data: DataConfig, results: str | Path, runs: str
     splits = load_splits(data, progress=progress)
     prepare_gans(preset_name, study, splits, runs, device, progress)
     store = results / "runs.jsonl"
-    done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in read_rows(store)}
+    finished = read_rows(store)
+    if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line before appending
+        store.write_text("".join(json.dumps(r) + "\n" for r in finished))
+    done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
     cells = [(f, c, s) for f in study.fractions for s in range(study.seeds) for c in study.conditions
              if cell_key(f, c, s) not in done]
     bar = tqdm(total=len(cells), desc=f"study {preset_name}", disable=not progress)
