@@ -66,6 +66,23 @@ def _gan_export(a: argparse.Namespace) -> int:
     return 0
 
 
+def _study(a: argparse.Namespace) -> int:
+    import dataclasses
+
+    from xraygan.config import preset
+    from xraygan.study import run_study
+
+    st = preset(a.preset, "study")
+    over = {k: v for k, v in (("fractions", tuple(a.fractions) if a.fractions else None), ("seeds", a.seeds),
+                              ("conditions", tuple(a.conditions) if a.conditions else None),
+                              ("workers", a.workers), ("subsets", a.subsets)) if v is not None}
+    st = dataclasses.replace(st, **over)
+    df = run_study(a.preset, _data_cfg(a), a.results or f"results/{a.preset}", a.runs or f"runs/{a.preset}", st,
+                   device=a.device)
+    print(json.dumps({"models": len(df), "results": a.results or f"results/{a.preset}"}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xraygan", description="GAN augmentation for chest X-ray classification.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default=None)
     e.set_defaults(func=_gan_export)
+
+    s = sub.add_parser("study", help="run (or resume) the augmentation sweep and write results/<preset>/")
+    _add_data_args(s)
+    s.add_argument("--preset", default="cpu", help="smoke | cpu | colab | full (fractions, seeds, conditions)")
+    s.add_argument("--fractions", type=float, nargs="+", default=None, help="override the preset's fractions")
+    s.add_argument("--seeds", type=int, default=None)
+    s.add_argument("--subsets", type=int, default=None)
+    s.add_argument("--conditions", nargs="+", default=None, help="e.g. baseline dup_real_100 dcgan_100")
+    s.add_argument("--workers", type=int, default=None, help="parallel training processes")
+    s.add_argument("--results", default=None, help="results folder (default results/<preset>)")
+    s.add_argument("--runs", default=None, help="GAN run folder (default runs/<preset>)")
+    s.add_argument("--device", default=None)
+    s.set_defaults(func=_study)
     return p
 
 

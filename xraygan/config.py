@@ -149,14 +149,14 @@ PRESETS: dict[str, dict[str, Any]] = {
             "study": StudyConfig(fractions=(0.1, 1.0), seeds=3, conditions=("baseline", "classic_aug",
                                                                              "dup_real_100", "dcgan_100"),
                                  gan_steps=600)},
-    "colab": {"gan": GANConfig(nz=100, ngf=64, ndf=64, batch_size=64, steps=6000, log_every=50, sample_every=1000,
+    "colab": {"gan": GANConfig(nz=100, ngf=64, ndf=64, batch_size=64, steps=3000, log_every=50, sample_every=500,
                                ckpt_every=500),
               "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
               "export_per_class": 2000,
               "study": StudyConfig(fractions=(0.05, 0.25, 1.0), seeds=10, subsets=2,
                                    conditions=("baseline", "classic_aug", "class_weighted", "dup_real_100",
                                                "dcgan_100", "cgan_100", "dup_real_balance", "dcgan_balance",
-                                               "pretrain_dcgan"), gan_steps=3000)},
+                                               "pretrain_dcgan"), gan_steps=2000, workers=14)},
 }
 # full: the complete grid (sized for a GPU; resumes after an interruption).
 PRESETS["full"] = {**PRESETS["colab"],

@@ -56,19 +56,27 @@ def _pool_size(real: ImageSet) -> int:
 
 
 def prepare_gans(preset_name: str, study: StudyConfig, splits: Splits, runs: Path, device: str | None = None,
-                 progress: bool = True) -> None:
+                 progress: bool = True, data: DataConfig | None = None) -> None:
     """Train (or resume) the GANs each (fraction, subset) needs and export their synthetic pools."""
     kinds = needed_gans(study)
     if not kinds:
         return
     modes = tuple(m for m, k in (("per_class", "dcgan"), ("conditional", "cgan")) if k in kinds)
     jobs = [(f, s) for f in study.fractions for s in range(study.subsets)]
+    if study.workers > 1 and data is not None:  # GANs in parallel processes first (side by side on one GPU)
+        gan_jobs = [(preset_name, study, f, s, (m,), str(runs), device) for f, s in jobs for m in modes]
+        with mp.get_context("spawn").Pool(min(study.workers, len(gan_jobs)), _worker_init,
+                                          (preset_name, study, data, str(runs), device)) as pool:
+            for _ in tqdm(pool.imap_unordered(_gan_job, gan_jobs), total=len(gan_jobs), desc="GANs",
+                          disable=not progress):
+                pass
     for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress):
         real = fraction_subset(splits.train, f, s)
         root = gan_dir(runs, f, s)
         got = train_gans(gan_config(preset_name, study, f), real, root, modes, device, progress=False)
         n = _pool_size(real)
-        sources = {"dcgan": {0: got.get("NORMAL"), 1: got.get("PNEUMONIA")}, "cgan": got.get("conditional")}
+        sources = {"dcgan": {0: got.get("NORMAL"), 1: got.get("PNEUMONIA")},
+                   "cgan": got.get("conditional")}
         for kind, src in sources.items():
             out = root / f"pool_{kind}"
             if kind in kinds and not (out / "synthetic.pt").exists():
@@ -132,6 +140,12 @@ def _worker_init(preset_name: str, study: StudyConfig, data: DataConfig, runs: s
               device=device, pools={})
 
 
+def _gan_job(job: tuple) -> None:
+    preset_name, study, f, s, modes, runs, device = job
+    real = fraction_subset(_W["splits"].train, f, s)
+    train_gans(gan_config(preset_name, study, f), real, gan_dir(Path(runs), f, s), modes, device, progress=False)
+
+
 def _worker_run(cell: tuple[float, str, int]) -> dict:
     return run_cell(_W["preset"], _W["study"], _W["splits"], _W["runs"], *cell, device=_W["device"],
                     pools_cache=_W["pools"])
@@ -162,7 +176,7 @@ def run_study(preset_name: str, data: DataConfig, results: str | Path, runs: str
          "classifier": to_dict(preset(preset_name, "classifier")),
          "gan": {f"{f:g}": to_dict(gan_config(preset_name, study, f)) for f in study.fractions}}, indent=2) + "\n")
     splits = load_splits(data, progress=progress)
-    prepare_gans(preset_name, study, splits, runs, device, progress)
+    prepare_gans(preset_name, study, splits, runs, device, progress, data)
     store = results / "runs.jsonl"
     finished = read_rows(store)
     if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line before appending
@@ -189,5 +203,18 @@ def run_study(preset_name: str, data: DataConfig, results: str | Path, runs: str
                 keep(run_cell(preset_name, study, splits, runs, *cell, device=device, pools_cache=pools))
     bar.close()
     df = pd.DataFrame(read_rows(store))
-    df.drop(columns=["test_probs"]).to_csv(results / "runs.csv", index=False)
+    write_tables(df, results)
     return df
+
+
+def write_tables(df: pd.DataFrame, results: str | Path) -> None:
+    """runs.csv (one row per model), summary.csv, paired.csv and answer.csv beside the figures."""
+    from xraygan.analysis import answer_table, paired_table, summary_table
+
+    results = Path(results)
+    df.drop(columns=["test_probs"]).to_csv(results / "runs.csv", index=False)
+    summary_table(df).round(3).to_csv(results / "summary.csv", index=False)
+    paired = paired_table(df)
+    paired.round(4).to_csv(results / "paired.csv", index=False)
+    if len(paired):
+        answer_table(paired).to_csv(results / "answer.csv", index=False)
