@@ -113,9 +113,9 @@ def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label:
         opt_g.load_state_dict(st["opt_g"])
         opt_d.load_state_dict(st["opt_d"])
         scaler.load_state_dict(st["scaler"])
-        g.set_state(st["rng"]["train"])
-        torch.set_rng_state(st["rng"]["torch"])
-        perm, pos, step, epoch, low_d = st["perm"], st["pos"], st["step"], st["epoch"], st["low_d"]
+        g.set_state(st["rng"]["train"].cpu())
+        torch.set_rng_state(st["rng"]["torch"].cpu())
+        perm, pos, step, epoch, low_d = st["perm"].cpu(), st["pos"], st["step"], st["epoch"], st["low_d"]
         _truncate_metrics(run / "metrics.jsonl", step)
     elif (run / "metrics.jsonl").exists():
         (run / "metrics.jsonl").unlink()  # a fresh run does not append to an old log
