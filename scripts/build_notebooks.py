@@ -126,6 +126,61 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
          "synthetic.class_counts(), RUNS / 'export_per_class'"),
 ]
 
+NOTEBOOKS["03_synthetic_review.ipynb"] = [
+    *header("03 · Synthetic sample review: do the fakes look like X-rays, copy patients, keep their label?",
+            "The original plan judged the GAN only by the downstream classifier's accuracy. Before trusting "
+            "synthetic medical images we ask more: do they look right, do they copy training patients, how far "
+            "are they from real images on an X-ray network's features, and do they carry the label they claim. "
+            "This notebook reads the run folder written by notebook 02; it trains only the small real-only "
+            "reference classifier it needs (cached in the review folder).",
+            "import json\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
+            "from xraygan.config import DataConfig, preset\nfrom xraygan.export import load_discriminator, load_generator\n"
+            "from xraygan.review import inception_distances, load_synthetic_folder, review\nfrom xraygan.study import gan_dir"),
+    md("## Inputs\nThe exported synthetic images of the per-class DCGANs (notebook 02) and the real data. The "
+       "held-out reference for memorisation is the patient-grouped validation split: real images of children "
+       "the GAN never saw."),
+    code("RUN = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)\nsplits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\n"
+         "synthetic = load_synthetic_folder(RUN / 'export_per_class')\nsynthetic.class_counts()"),
+    md("## Looking\nSide by side, per class. Then pixel histograms and the mean and standard-deviation images: a GAN "
+       "that matches the mean but has a much smaller standard deviation is producing too little variety."),
+    code("rf.plot_real_vs_synthetic(splits.train, synthetic, seed=SEED);"),
+    code("rf.plot_intensity_compare(splits.train, synthetic);"),
+    md("Latent interpolations: a smooth path between two noise vectors suggests the generator learned a "
+       "continuous space of chests rather than a lookup table of training images."),
+    code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n    G, _ = load_generator(RUN / c)\n"
+         "    rf.plot_interpolations(G, label, seed=SEED, name=f'03_interpolation_{c.lower()}')"),
+    md("## The numbers\nAll distances are computed on the penultimate features of a small X-ray classifier trained "
+       "on real training images only (ImageNet Inception features are computed too where their weights can be "
+       "loaded). Every number gets a scale: the same metric between two disjoint halves of the real training "
+       "data (the **floor**: what 'indistinguishable from real' looks like) and between real images and a blurred, "
+       "noised copy (a **ceiling**: clearly worse than real). Fréchet distance and KID: lower is better; precision "
+       "(fakes inside the real manifold), recall (real variety covered), density and coverage: higher is better. "
+       "With a few hundred to a thousand images per class, KID is the more trustworthy of the two distances."),
+    code("res = review(splits, synthetic, RUN / 'review', preset(PRESET, 'classifier'))\n"
+         "print(json.dumps({k: res[k] for k in ('fd', 'fd_floor', 'fd_ceiling', 'kid', 'kid_floor', 'kid_ceiling', "
+         "'precision', 'recall', 'density', 'coverage', 'label_fidelity')}, indent=1))"),
+    code("rf.plot_distance_scale(res);"),
+    code("inception_distances(splits.train, synthetic)"),
+    md("## Memorisation\nFor every synthetic image, its nearest training image (pixel L2 at 64 px; the JSON also has "
+       "the cosine distance on X-ray features). The reference is how close *held-out real* images come to the "
+       "training set. Synthetic images closer to a training image than 99 % of held-out images are flagged; the "
+       "closest pairs are shown so you can judge by eye whether they are copies."),
+    code("res['memorisation']"),
+    code("rf.plot_memorisation(res['_mem'], res['_fake'], splits.train);"),
+    md("## Label fidelity\nThe real-only classifier's verdict on each synthetic image. A 'NORMAL' fake it calls "
+       "PNEUMONIA would teach the study's classifier the wrong thing."),
+    code("rf.plot_label_fidelity(res['_p'], synthetic.labels.numpy(), res['feature_net']['threshold']);"),
+    md("## What the networks look at\nGrad-CAM of the real-only classifier, each image explained for its own class. "
+       "On real images one hopes for the lung fields; attention on corners, text markers or the body outline is a "
+       "shortcut. Then the DCGAN discriminator's most active feature maps at its second stage on a real and a "
+       "synthetic image: the original plan's question of what the discriminator attends to."),
+    code("rf.plot_grad_cam(res['_model'], splits.test, synthetic, seed=SEED);"),
+    code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n    rf.plot_discriminator_maps(load_discriminator(RUN / c), "
+         "splits.train, synthetic, label)"),
+    md("The review JSON sits in the run folder (`review/review.json`); `python -m xraygan review --real DATA "
+       "--synthetic RUN/export_per_class` prints the same numbers from the command line."),
+]
+
 
 def build(names: list[str]) -> None:
     out = Path(__file__).resolve().parents[1] / "notebooks"

@@ -83,6 +83,23 @@ def _study(a: argparse.Namespace) -> int:
     return 0
 
 
+def _review(a: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from xraygan.config import DataConfig, preset
+    from xraygan.data import load_splits
+    from xraygan.review import load_synthetic_folder, review
+
+    syn = load_synthetic_folder(a.synthetic)
+    splits = load_splits(DataConfig(root=a.real, image_size=syn.image_size, seed=a.data_seed))
+    out = Path(a.out or Path(a.synthetic) / "review")
+    res = review(splits, syn, out, preset(a.preset, "classifier"), device=a.device)
+    keys = ("fd", "kid", "precision", "recall", "density", "coverage", "fd_floor", "fd_ceiling", "kid_floor",
+            "kid_ceiling", "memorisation", "label_fidelity", "n_synthetic")
+    print(json.dumps({k: res[k] for k in keys} | {"json": str(out / "review.json")}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="xraygan", description="GAN augmentation for chest X-ray classification.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -129,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--runs", default=None, help="GAN run folder (default runs/<preset>)")
     s.add_argument("--device", default=None)
     s.set_defaults(func=_study)
+
+    r = sub.add_parser("review", help="judge synthetic images against real ones; prints JSON")
+    r.add_argument("--real", required=True, help="real data folder in the Kaggle layout")
+    r.add_argument("--synthetic", required=True, help="folder written by 'xraygan gan export'")
+    r.add_argument("--out", default=None, help="review folder (default SYNTHETIC/review)")
+    r.add_argument("--preset", default="cpu", help="classifier preset of the feature network")
+    r.add_argument("--data-seed", type=int, default=0)
+    r.add_argument("--device", default=None)
+    r.set_defaults(func=_review)
     return p
 
 

@@ -95,3 +95,13 @@ def load_synthetic(out_dir: str | Path) -> ImageSet:
     n = len(st["labels"])
     return ImageSet(st["images"], st["labels"], [f"synthetic-{s}" for s in st["seeds"]],
                     [f"{out_dir}:{i}" for i in range(n)], "synthetic")
+
+
+def load_discriminator(run_dir: str | Path, device: torch.device | str | None = None) -> torch.nn.Module:
+    """The discriminator of a run (eval mode), for looking at what it responds to."""
+    dev = pick_device(str(device) if device else None)
+    st = load_checkpoint(Path(run_dir) / "checkpoint.pt", dev)
+    cfg = GANConfig(**{k: v for k, v in st["config"].items() if k in GANConfig.__dataclass_fields__})
+    _, D = build_models(cfg)
+    D.load_state_dict(st["D"])
+    return D.to(dev).eval()
