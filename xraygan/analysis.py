@@ -143,10 +143,10 @@ def plot_roc_confusion(rows: pd.DataFrame, y_test: np.ndarray, fraction: float, 
     for col, c, ax in zip(pal, conditions, axes[1:]):
         d = rows[(rows.fraction == fraction) & (rows.condition == c)]
         cm = np.zeros((2, 2), int)
-        for _, r in d.iterrows():
+        for k, (_, r) in enumerate(d.iterrows()):
             p = np.asarray(r.test_probs)
-            fpr, tpr, _ = roc_curve(y_test, p)
-            axes[0].plot(fpr, tpr, color=col, alpha=0.35, lw=0.8, label=c if _ == d.index[0] else None)
+            fpr, tpr, _thr = roc_curve(y_test, p)
+            axes[0].plot(fpr, tpr, color=col, alpha=0.35, lw=0.8, label=c if k == 0 else None)
             pred = (p >= r.threshold).astype(int)
             for yt in (0, 1):
                 for yp in (0, 1):
@@ -161,5 +161,32 @@ def plot_roc_confusion(rows: pd.DataFrame, y_test: np.ndarray, fraction: float, 
     axes[0].set_ylabel("true positive rate")
     axes[0].set_title(f"test ROC, every seed, {fraction:.0%} of train")
     axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return save(fig, name)
+
+
+def pivot_ci(summary: pd.DataFrame, metric: str = "test_balanced_accuracy") -> pd.DataFrame:
+    """fraction x condition table of 'mean [low, high]' strings for one metric."""
+    fmt = "{:.3f} [{:.3f}, {:.3f}]" if "auc" in metric else "{:.1f} [{:.1f}, {:.1f}]"
+    s = summary.assign(cell=[fmt.format(m, lo, hi) for m, lo, hi in zip(summary[metric], summary[f"{metric} low"],
+                                                                          summary[f"{metric} high"])])
+    return s.pivot(index="condition", columns="fraction", values="cell")
+
+
+def plot_val_vs_test(df: pd.DataFrame, name: str = "04_val_vs_test") -> Figure:
+    """Validation AUC (patient split of train) against test AUC for every model: the distribution shift."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    axes[0].scatter(df.val_auc, df.test_auc, s=8, alpha=0.5)
+    lo = min(df.val_auc.min(), df.test_auc.min())
+    axes[0].plot([lo, 1], [lo, 1], "k:", lw=0.8)
+    axes[0].set_xlabel("validation AUC (from train, by patient)")
+    axes[0].set_ylabel("test AUC")
+    axes[0].set_title("every trained model")
+    d = df.melt(id_vars=["condition"], value_vars=["val_specificity@t", "test_specificity@t", "val_sensitivity@t",
+                                                     "test_sensitivity@t"])
+    sns.boxplot(d, x="variable", y="value", ax=axes[1], fliersize=2)
+    axes[1].set_xlabel("")
+    axes[1].tick_params(axis="x", labelsize=8)
+    axes[1].set_title("at the validation-chosen threshold")
     fig.tight_layout()
     return save(fig, name)

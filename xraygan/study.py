@@ -218,3 +218,22 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> None:
     paired.round(4).to_csv(results / "paired.csv", index=False)
     if len(paired):
         answer_table(paired).to_csv(results / "answer.csv", index=False)
+
+
+def results_dir(preset_name: str) -> Path:
+    """XRAYGAN_RESULTS/<preset>, else the repository's results/<preset> (also when run from notebooks/)."""
+    import os
+
+    env = os.environ.get("XRAYGAN_RESULTS")
+    if env:
+        return Path(env) / preset_name
+    cwd = Path.cwd()
+    return (cwd.parent if cwd.name == "notebooks" else cwd) / "results" / preset_name
+
+
+def load_results(results: str | Path) -> pd.DataFrame:
+    """All finished models of a results folder (runs.jsonl), with test probabilities."""
+    rows = read_rows(Path(results) / "runs.jsonl")
+    if not rows:
+        raise FileNotFoundError(f"no finished models in {results}/runs.jsonl: run 'python -m xraygan study' first")
+    return pd.DataFrame(rows)
