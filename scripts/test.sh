@@ -5,8 +5,11 @@ source "$(dirname "$0")/venv.sh"
 export XRAYGAN_PRESET=${XRAYGAN_PRESET:-smoke}
 export XRAYGAN_CACHE=${XRAYGAN_CACHE:-$PWD/.cache/xraygan}
 export MPLBACKEND=Agg
+# The notebooks run under the smoke preset and must not overwrite the committed figures, runs or results.
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/xraygan-ci.XXXXXX")
+export XRAYGAN_FIGURES=$scratch/figures XRAYGAN_RUNS=$scratch/runs XRAYGAN_RESULTS=$scratch/results
 if [ -z "${XRAYGAN_DATA:-}" ] && [ -d ../shared/data/chest_xray_224 ]; then
   export XRAYGAN_DATA=$PWD/../shared/data/chest_xray_224
 fi
 ruff check xraygan tests benchmarks
-python -m pytest -q tests --nbval-lax notebooks "$@"
+python -m pytest -q tests --nbval-lax --nbval-current-env notebooks "$@"

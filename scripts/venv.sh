@@ -21,5 +21,4 @@ if ! $VPY -c "import xraygan, pytest, nbval, papermill, scipy, sklearn, seaborn"
   $VPY -m pip install -q -e ".[dev]"
   touch .venv/.xraygan-installed
 fi
-$VPY -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
 export PATH="$PWD/.venv/bin:$PATH"

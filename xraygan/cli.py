@@ -77,6 +77,13 @@ def _study(a: argparse.Namespace) -> int:
                               ("conditions", tuple(a.conditions) if a.conditions else None),
                               ("workers", a.workers), ("subsets", a.subsets)) if v is not None}
     st = dataclasses.replace(st, **over)
+    if a.tables_only:
+        from xraygan.study import load_results, write_tables
+
+        res = a.results or f"results/{a.preset}"
+        write_tables(load_results(res), res)
+        print(json.dumps({"tables": res}))
+        return 0
     df = run_study(a.preset, _data_cfg(a), a.results or f"results/{a.preset}", a.runs or f"runs/{a.preset}", st,
                    device=a.device)
     print(json.dumps({"models": len(df), "results": a.results or f"results/{a.preset}"}))
@@ -145,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--results", default=None, help="results folder (default results/<preset>)")
     s.add_argument("--runs", default=None, help="GAN run folder (default runs/<preset>)")
     s.add_argument("--device", default=None)
+    s.add_argument("--tables-only", action="store_true", help="rewrite the summary tables from runs.jsonl only")
     s.set_defaults(func=_study)
 
     r = sub.add_parser("review", help="judge synthetic images against real ones; prints JSON")
