@@ -44,7 +44,8 @@ def train_gans(cfg: GANConfig, train: ImageSet, root: str | Path, modes: tuple[s
 def plot_sample_progress(run: str | Path, name: str, max_grids: int = 5) -> Figure:
     """The fixed-noise sample grids saved during training, left to right (first 16 of each)."""
     files = sorted((Path(run) / "samples").glob("step_*.png"))
-    idx = [round(i * (len(files) - 1) / max(1, max_grids - 1)) for i in range(min(max_grids, len(files)))]
+    k = min(max_grids, len(files))
+    idx = [round(i * (len(files) - 1) / max(1, k - 1)) for i in range(k)]  # first and last always shown
     picks = [files[i] for i in sorted(set(idx))]
     fig, axes = plt.subplots(1, len(picks), figsize=(3.2 * len(picks), 3.4), squeeze=False)
     for ax, f in zip(axes[0], picks):
