@@ -133,9 +133,10 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
             "are they from real images on an X-ray network's features, and do they carry the label they claim. "
             "This notebook reads the run folder written by notebook 02; it trains only the small real-only "
             "reference classifier it needs (cached in the review folder).",
-            "import json\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
+            "import json\nimport shutil\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
             "from xraygan.config import DataConfig, preset\nfrom xraygan.export import load_discriminator, load_generator\n"
-            "from xraygan.review import inception_distances, load_synthetic_folder, review\nfrom xraygan.study import gan_dir"),
+            "from xraygan.review import inception_distances, load_synthetic_folder, review\n"
+            "from xraygan.study import gan_dir, results_dir"),
     md("## Inputs\nThe exported synthetic images of the per-class DCGANs (notebook 02) and the real data. The "
        "held-out reference for memorisation is the patient-grouped validation split: real images of children "
        "the GAN never saw."),
@@ -177,8 +178,11 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
     code("rf.plot_grad_cam(res['_model'], splits.test, synthetic, seed=SEED);"),
     code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n    rf.plot_discriminator_maps(load_discriminator(RUN / c), "
          "splits.train, synthetic, label)"),
-    md("The review JSON sits in the run folder (`review/review.json`); `python -m xraygan review --real DATA "
+    md("The review JSON is written to the run folder (`review/review.json`) and copied beside the study results "
+       "(`results/<preset>/review.json`, committed); `python -m xraygan review --real DATA "
        "--synthetic RUN/export_per_class` prints the same numbers from the command line."),
+    code("out = results_dir(PRESET)\nout.mkdir(parents=True, exist_ok=True)\n"
+         "shutil.copyfile(RUN / 'review' / 'review.json', out / 'review.json')\nout / 'review.json'"),
 ]
 
 NOTEBOOKS["04_augmentation_study.ipynb"] = [

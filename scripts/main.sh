@@ -6,7 +6,6 @@
 source "$(dirname "$0")/venv.sh"
 export XRAYGAN_PRESET=${XRAYGAN_PRESET:-cpu}
 export XRAYGAN_CACHE=${XRAYGAN_CACHE:-$PWD/.cache/xraygan}
-export MPLBACKEND=Agg
 if [ -z "${XRAYGAN_DATA:-}" ] && [ -d ../shared/data/chest_xray_224 ]; then
   export XRAYGAN_DATA=$PWD/../shared/data/chest_xray_224
 fi

@@ -154,3 +154,25 @@ def test_cli_gan_train_and_export(tmp_path: Path) -> None:
     assert len(list((tmp_path / "e" / "PNEUMONIA").glob("*.png"))) == 3
     (out / "NORMAL" / "checkpoint.pt").write_bytes(b"PK\x03\x04broken")
     assert main(["gan", "export", "--run", str(out), "--n", "3", "--out", str(tmp_path / "f")]) == 2
+
+
+def test_ema_warm_up_forgets_the_random_init() -> None:
+    assert gan_mod.ema_decay_at(0.999, 0) == pytest.approx(0.1)
+    assert gan_mod.ema_decay_at(0.999, 10**6) == 0.999 and gan_mod.ema_decay_at(0.0, 5) == 0.0
+    init_weight = 1.0
+    for t in range(600):  # the cpu preset's study GANs: 600 steps
+        init_weight *= gan_mod.ema_decay_at(0.999, t)
+    assert init_weight < 1e-6 < 0.999**600  # a plain 0.999 EMA would still hold 55 % of the init
+
+
+def test_ema_weights_follow_the_generator(toy, tmp_path: Path) -> None:
+    cfg = GANConfig(**{**TINY.__dict__, "ema_decay": 0.999})
+    every = GANConfig(**{**cfg.__dict__, "ckpt_every": 2})
+    first = train_gan(every, toy, tmp_path / "first", class_label=0, progress=False, stop_after=2)
+    last = train_gan(cfg, toy, tmp_path / "last", class_label=0, progress=False)
+    g2 = load_checkpoint(first / "checkpoint.pt")["G"]
+    st = load_checkpoint(last / "checkpoint.pt")
+    g, e = st["G"], st["G_ema"]
+    k = next(k for k in g if k.endswith("weight") and g[k].dim() == 4)
+    # after 12 steps the EMA averages recent generators; without warm-up it would sit near the initial weights
+    assert (e[k] - g[k]).norm() < 0.5 * (g2[k] - g[k]).norm()

@@ -13,8 +13,17 @@ from xraygan.conditions import parse_condition
 from xraygan.figures import save
 from xraygan.stats import mean_ci, paired_difference
 
-METRICS = ("test_accuracy", "test_balanced_accuracy", "test_auc", "test_sensitivity", "test_specificity",
-           "test_f1", "test_accuracy@t", "test_balanced_accuracy@t", "val_auc")
+METRICS = (
+    "test_accuracy",
+    "test_balanced_accuracy",
+    "test_auc",
+    "test_sensitivity",
+    "test_specificity",
+    "test_f1",
+    "test_accuracy@t",
+    "test_balanced_accuracy@t",
+    "val_auc",
+)
 
 
 def summary_table(df: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
@@ -41,9 +50,16 @@ def control_of(condition: str) -> str | None:
     return None
 
 
-def paired_table(df: pd.DataFrame, metrics: tuple[str, ...] = ("test_accuracy", "test_balanced_accuracy",
-                                                                 "test_auc", "test_accuracy@t",
-                                                                 "test_balanced_accuracy@t")) -> pd.DataFrame:
+def paired_table(
+    df: pd.DataFrame,
+    metrics: tuple[str, ...] = (
+        "test_accuracy",
+        "test_balanced_accuracy",
+        "test_auc",
+        "test_accuracy@t",
+        "test_balanced_accuracy@t",
+    ),
+) -> pd.DataFrame:
     """Paired differences (same fraction, seed and subset) of every condition against the baseline, and of
     every GAN condition against its duplicate-real control: mean, bootstrap 95 % CI, Wilcoxon p."""
     rows = []
@@ -59,8 +75,16 @@ def paired_table(df: pd.DataFrame, metrics: tuple[str, ...] = ("test_accuracy", 
                     scale = 1 if "auc" in m else 100
                     both = piv[m][[c, ref]].dropna()
                     d = paired_difference(both[c] * scale, both[ref] * scale)
-                    row.update({f"{m} diff": d["mean"], f"{m} low": d["low"], f"{m} high": d["high"],
-                                f"{m} p": d["p_wilcoxon"], f"{m} sd": d["sd"], "pairs": d["n"]})
+                    row.update(
+                        {
+                            f"{m} diff": d["mean"],
+                            f"{m} low": d["low"],
+                            f"{m} high": d["high"],
+                            f"{m} p": d["p_wilcoxon"],
+                            f"{m} sd": d["sd"],
+                            "pairs": d["n"],
+                        }
+                    )
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -69,6 +93,7 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     """For each GAN condition and fraction: the gain in accuracy (at 0.5 and at the validation-chosen
     threshold) and balanced accuracy over the baseline and over the duplicate-real control, and whether the
     +3-point goal is met (CI low >= goal: yes; mean >= goal but CI includes less: unclear; else no)."""
+
     def verdict(mean: float, low: float) -> str:
         if np.isnan(mean):
             return "n/a"
@@ -80,8 +105,11 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
         row = {"fraction": f, "condition": c}
         for _, r in g.iterrows():
             tag = "vs baseline" if r.versus == "baseline" else "vs dup-real"
-            for m, short in (("test_accuracy", "acc"), ("test_balanced_accuracy", "bal acc"),
-                             ("test_accuracy@t", "acc@val-threshold")):
+            for m, short in (
+                ("test_accuracy", "acc"),
+                ("test_balanced_accuracy", "bal acc"),
+                ("test_accuracy@t", "acc@val-threshold"),
+            ):
                 row[f"{short} {tag}"] = f"{r[f'{m} diff']:+.1f} [{r[f'{m} low']:+.1f}, {r[f'{m} high']:+.1f}]"
                 if tag == "vs baseline":
                     row[f"+{goal:g} pts {short}?"] = verdict(r[f"{m} diff"], r[f"{m} low"])
@@ -89,8 +117,12 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot_metric_vs_fraction(df: pd.DataFrame, metric: str = "test_balanced_accuracy", name: str = "04_metric",
-                            conditions: list[str] | None = None) -> Figure:
+def plot_metric_vs_fraction(
+    df: pd.DataFrame,
+    metric: str = "test_balanced_accuracy",
+    name: str = "04_metric",
+    conditions: list[str] | None = None,
+) -> Figure:
     """Mean and 95 % CI band of a metric against the training fraction, one line per condition."""
     t = summary_table(df, (metric,))
     conditions = conditions or sorted(set(t.condition))
@@ -120,9 +152,17 @@ def plot_gains(paired: pd.DataFrame, metric: str = "test_balanced_accuracy", nam
         for k, (col, c) in enumerate(zip(pal, conds)):
             e = d[d.condition == c].sort_values("fraction")
             x = e.fraction * (1 + 0.04 * (k - len(conds) / 2))  # dodge
-            ax.errorbar(x, e[f"{metric} diff"], yerr=[e[f"{metric} diff"] - e[f"{metric} low"],
-                                                       e[f"{metric} high"] - e[f"{metric} diff"]],
-                        fmt="o-", color=col, label=c, capsize=2, ms=4, lw=1.2)
+            ax.errorbar(
+                x,
+                e[f"{metric} diff"],
+                yerr=[e[f"{metric} diff"] - e[f"{metric} low"], e[f"{metric} high"] - e[f"{metric} diff"]],
+                fmt="o-",
+                color=col,
+                label=c,
+                capsize=2,
+                ms=4,
+                lw=1.2,
+            )
         ax.axhline(0, color="k", lw=0.8)
         ax.axhline(3, color="r", lw=0.8, ls="--", label="+3 points goal")
         ax.set_xscale("log")
@@ -137,8 +177,9 @@ def plot_gains(paired: pd.DataFrame, metric: str = "test_balanced_accuracy", nam
     return save(fig, name)
 
 
-def plot_roc_confusion(rows: pd.DataFrame, y_test: np.ndarray, fraction: float, conditions: list[str],
-                       name: str = "04_roc_confusion") -> Figure:
+def plot_roc_confusion(
+    rows: pd.DataFrame, y_test: np.ndarray, fraction: float, conditions: list[str], name: str = "04_roc_confusion"
+) -> Figure:
     """ROC curves (every seed, thin) and the confusion matrix summed over seeds at the validation threshold."""
     fig, axes = plt.subplots(1, 1 + len(conditions), figsize=(4.2 * (1 + len(conditions)), 4))
     pal = sns.color_palette("tab10", len(conditions))
@@ -153,8 +194,16 @@ def plot_roc_confusion(rows: pd.DataFrame, y_test: np.ndarray, fraction: float, 
             for yt in (0, 1):
                 for yp in (0, 1):
                     cm[yt, yp] += int(((y_test == yt) & (pred == yp)).sum())
-        sns.heatmap(cm / max(1, len(d)), annot=True, fmt=".0f", cmap="Blues", cbar=False, ax=ax,
-                    xticklabels=["NORMAL", "PNEUMONIA"], yticklabels=["NORMAL", "PNEUMONIA"])
+        sns.heatmap(
+            cm / max(1, len(d)),
+            annot=True,
+            fmt=".0f",
+            cmap="Blues",
+            cbar=False,
+            ax=ax,
+            xticklabels=["NORMAL", "PNEUMONIA"],
+            yticklabels=["NORMAL", "PNEUMONIA"],
+        )
         ax.set_title(f"{c} @ {fraction:.0%}\n(mean over {len(d)} seeds, val threshold)")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
@@ -170,8 +219,12 @@ def plot_roc_confusion(rows: pd.DataFrame, y_test: np.ndarray, fraction: float, 
 def pivot_ci(summary: pd.DataFrame, metric: str = "test_balanced_accuracy") -> pd.DataFrame:
     """fraction x condition table of 'mean [low, high]' strings for one metric."""
     fmt = "{:.3f} [{:.3f}, {:.3f}]" if "auc" in metric else "{:.1f} [{:.1f}, {:.1f}]"
-    s = summary.assign(cell=[fmt.format(m, lo, hi) for m, lo, hi in zip(summary[metric], summary[f"{metric} low"],
-                                                                          summary[f"{metric} high"])])
+    s = summary.assign(
+        cell=[
+            fmt.format(m, lo, hi)
+            for m, lo, hi in zip(summary[metric], summary[f"{metric} low"], summary[f"{metric} high"])
+        ]
+    )
     return s.pivot(index="condition", columns="fraction", values="cell")
 
 
@@ -184,8 +237,10 @@ def plot_val_vs_test(df: pd.DataFrame, name: str = "04_val_vs_test") -> Figure:
     axes[0].set_xlabel("validation AUC (from train, by patient)")
     axes[0].set_ylabel("test AUC")
     axes[0].set_title("every trained model")
-    d = df.melt(id_vars=["condition"], value_vars=["val_specificity@t", "test_specificity@t", "val_sensitivity@t",
-                                                     "test_sensitivity@t"])
+    d = df.melt(
+        id_vars=["condition"],
+        value_vars=["val_specificity@t", "test_specificity@t", "val_sensitivity@t", "test_sensitivity@t"],
+    )
     sns.boxplot(d, x="variable", y="value", ax=axes[1], fliersize=2)
     axes[1].set_xlabel("")
     axes[1].tick_params(axis="x", labelsize=8)

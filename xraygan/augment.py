@@ -14,9 +14,16 @@ def _u(n: int, g: torch.Generator, lo: float, hi: float, device: torch.device) -
     return (torch.rand(n, generator=g) * (hi - lo) + lo).to(device)
 
 
-def classic_augment(x: torch.Tensor, g: torch.Generator, flip: bool = True, rotate_deg: float = 7.0,
-                    translate: float = 0.06, scale: float = 0.08, brightness: float = 0.1,
-                    contrast: float = 0.15) -> torch.Tensor:
+def classic_augment(
+    x: torch.Tensor,
+    g: torch.Generator,
+    flip: bool = True,
+    rotate_deg: float = 7.0,
+    translate: float = 0.06,
+    scale: float = 0.08,
+    brightness: float = 0.1,
+    contrast: float = 0.15,
+) -> torch.Tensor:
     """Random flip, small affine (rotate/translate/scale) and brightness/contrast on x in [-1, 1]."""
     b, dev = x.shape[0], x.device
     ang = _u(b, g, -rotate_deg, rotate_deg, dev) * math.pi / 180
@@ -25,8 +32,9 @@ def classic_augment(x: torch.Tensor, g: torch.Generator, flip: bool = True, rota
     fl = (torch.rand(b, generator=g) < 0.5).to(dev) if flip else torch.zeros(b, dtype=torch.bool, device=dev)
     sx = torch.where(fl, -1.0, 1.0) / sc
     cos, sin = torch.cos(ang), torch.sin(ang)
-    theta = torch.stack([torch.stack([cos * sx, -sin / sc, tx], 1),
-                         torch.stack([sin * sx, cos / sc, ty], 1)], 1).to(x.dtype)  # (B, 2, 3)
+    theta = torch.stack([torch.stack([cos * sx, -sin / sc, tx], 1), torch.stack([sin * sx, cos / sc, ty], 1)], 1).to(
+        x.dtype
+    )  # (B, 2, 3)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     br = _u(b, g, -brightness, brightness, dev).view(-1, 1, 1, 1).to(x.dtype)

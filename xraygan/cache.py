@@ -38,8 +38,12 @@ def _digest(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def cached(key: dict, content: object, build: Callable[[], ImageSet], cache_dir: str | Path | None = None,
-           ) -> tuple[ImageSet, bool]:
+def cached(
+    key: dict,
+    content: object,
+    build: Callable[[], ImageSet],
+    cache_dir: str | Path | None = None,
+) -> tuple[ImageSet, bool]:
     """Load the ImageSet for `key` if its stored `content` fingerprint matches, else build and store it.
     Returns (set, hit)."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
@@ -49,11 +53,22 @@ def cached(key: dict, content: object, build: Callable[[], ImageSet], cache_dir:
         try:
             blob = torch.load(path, weights_only=True)
             if blob.get("content") == want:
-                return ImageSet(blob["images"], blob["labels"], blob["patients"], blob["sources"],
-                                blob["name"], blob["skipped"]), True
+                return ImageSet(
+                    blob["images"], blob["labels"], blob["patients"], blob["sources"], blob["name"], blob["skipped"]
+                ), True
         except Exception:  # noqa: BLE001 - a broken cache file is rebuilt, never trusted
             pass
     ds = build()
-    atomic_save({"content": want, "images": ds.images, "labels": ds.labels, "patients": ds.patients,
-                 "sources": ds.sources, "name": ds.name, "skipped": ds.skipped}, path)
+    atomic_save(
+        {
+            "content": want,
+            "images": ds.images,
+            "labels": ds.labels,
+            "patients": ds.patients,
+            "sources": ds.sources,
+            "name": ds.name,
+            "skipped": ds.skipped,
+        },
+        path,
+    )
     return ds, False

@@ -32,8 +32,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001 - truncated zip, pickle error, ... all mean the same to the user
-        raise CheckpointError(f"checkpoint {path} is damaged or truncated ({type(e).__name__}: {e}). Delete it to "
-                              "start over, or restore it from a copy; other checkpoints were not touched.") from e
+        raise CheckpointError(
+            f"checkpoint {path} is damaged or truncated ({type(e).__name__}: {e}). Delete it to "
+            "start over, or restore it from a copy; other checkpoints were not touched."
+        ) from e
 
 
 def check_compatible(saved: dict, wanted: dict, keys: tuple[str, ...], path: str | Path) -> None:
@@ -41,5 +43,7 @@ def check_compatible(saved: dict, wanted: dict, keys: tuple[str, ...], path: str
     diff = {k: (saved.get(k), wanted.get(k)) for k in keys if saved.get(k) != wanted.get(k)}
     if diff:
         desc = ", ".join(f"{k}: checkpoint {a!r} vs requested {b!r}" for k, (a, b) in diff.items())
-        raise CheckpointError(f"checkpoint {path} does not match the requested config ({desc}). Use a new run "
-                              "folder, or the config it was trained with.")
+        raise CheckpointError(
+            f"checkpoint {path} does not match the requested config ({desc}). Use a new run "
+            "folder, or the config it was trained with."
+        )

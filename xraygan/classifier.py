@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from xraygan.augment import classic_augment
 from xraygan.config import ClassifierConfig
@@ -17,6 +16,7 @@ from xraygan.device import pick_device
 from xraygan.imageset import ImageSet
 from xraygan.metrics import best_threshold, binary_metrics
 from xraygan.models import build_classifier
+from xraygan.progress import tqdm
 
 
 @dataclass
@@ -46,7 +46,7 @@ def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: i
     out = []
     cuda = device.type == "cuda"
     for s in range(0, len(ds), batch):
-        x = ds.images[s:s + batch].to(device).float().div_(127.5).sub_(1.0)
+        x = ds.images[s : s + batch].to(device).float().div_(127.5).sub_(1.0)
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext():
@@ -54,8 +54,16 @@ def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: i
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
-def _phase(model, opt_cfg: ClassifierConfig, ds: ImageSet, steps: int, g: torch.Generator, dev: torch.device,
-           on_eval=None, bar=None) -> None:
+def _phase(
+    model,
+    opt_cfg: ClassifierConfig,
+    ds: ImageSet,
+    steps: int,
+    g: torch.Generator,
+    dev: torch.device,
+    on_eval=None,
+    bar=None,
+) -> None:
     """`steps` AdamW steps with cosine decay on `ds`; calls on_eval(step) every eval_every steps."""
     opt = torch.optim.AdamW(model.parameters(), opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, opt_cfg.lr, total_steps=max(1, steps), pct_start=0.1)
@@ -70,7 +78,7 @@ def _phase(model, opt_cfg: ClassifierConfig, ds: ImageSet, steps: int, g: torch.
         model.train()
         if pos + bsz > n:
             perm, pos = torch.randperm(n, generator=g), 0
-        idx = perm[pos:pos + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=g)
+        idx = perm[pos : pos + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=g)
         pos += bsz
         idx = idx.to(dev)
         x = images[idx].float().div_(127.5).sub_(1.0)  # (B, 1, S, S) in [-1, 1]
@@ -92,9 +100,15 @@ def _phase(model, opt_cfg: ClassifierConfig, ds: ImageSet, steps: int, g: torch.
             on_eval(step)
 
 
-def train_classifier(cfg: ClassifierConfig, train: ImageSet, val: ImageSet, device: str | None = None,
-                     pretrain: ImageSet | None = None, pretrain_steps: int = 0,
-                     progress: bool = True) -> TrainedClassifier:
+def train_classifier(
+    cfg: ClassifierConfig,
+    train: ImageSet,
+    val: ImageSet,
+    device: str | None = None,
+    pretrain: ImageSet | None = None,
+    pretrain_steps: int = 0,
+    progress: bool = True,
+) -> TrainedClassifier:
     """Train for cfg.steps steps in all (pretrain_steps of them on `pretrain`, if given, then the rest on
     `train`); keep the weights with the best validation AUC and choose the threshold on validation."""
     dev = pick_device(device)
@@ -124,8 +138,10 @@ def train_classifier(cfg: ClassifierConfig, train: ImageSet, val: ImageSet, devi
     model.load_state_dict(best["state"])
     model.eval()
     t = best_threshold(y_val, best["p"])
-    val_m = {**{f"val_{k}": v for k, v in binary_metrics(y_val, best["p"], 0.5).items()},
-             **{f"val_{k}@t": v for k, v in binary_metrics(y_val, best["p"], t).items()}}
+    val_m = {
+        **{f"val_{k}": v for k, v in binary_metrics(y_val, best["p"], 0.5).items()},
+        **{f"val_{k}@t": v for k, v in binary_metrics(y_val, best["p"], t).items()},
+    }
     return TrainedClassifier(model, best["step"], t, val_m, history)
 
 
@@ -134,5 +150,7 @@ def evaluate_test(tc: TrainedClassifier, test: GuardedTest, device: str | None =
     ds = test.read()
     p = predict(tc.model, ds, pick_device(device))
     y = ds.labels.numpy()
-    return {**{f"test_{k}": v for k, v in binary_metrics(y, p, 0.5).items()},
-            **{f"test_{k}@t": v for k, v in binary_metrics(y, p, tc.threshold).items()}}
+    return {
+        **{f"test_{k}": v for k, v in binary_metrics(y, p, 0.5).items()},
+        **{f"test_{k}@t": v for k, v in binary_metrics(y, p, tc.threshold).items()},
+    }

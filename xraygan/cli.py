@@ -21,8 +21,9 @@ def _data_cfg(a: argparse.Namespace):
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default=None,
-                   help="Kaggle-layout folder (default: XRAYGAN_DATA, ./data, Kaggle, MedMNIST)")
+    p.add_argument(
+        "--data", default=None, help="Kaggle-layout folder (default: XRAYGAN_DATA, ./data, Kaggle, MedMNIST)"
+    )
     p.add_argument("--source", default="auto", choices=["auto", "folder", "kaggle", "medmnist", "phantom"])
     p.add_argument("--size", type=int, default=64, help="image size in px (64 or 128)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the patient-grouped validation split")
@@ -35,8 +36,9 @@ def _gan_train(a: argparse.Namespace) -> int:
     from xraygan.data import load_splits
     from xraygan.gan_runs import train_gans
 
-    cfg = dataclasses.replace(preset(a.preset, "gan"), image_size=a.size, seed=a.seed,
-                              **({"steps": a.steps} if a.steps else {}))
+    cfg = dataclasses.replace(
+        preset(a.preset, "gan"), image_size=a.size, seed=a.seed, **({"steps": a.steps} if a.steps else {})
+    )
     splits = load_splits(_data_cfg(a))
     train = splits.train
     if a.fraction < 1:
@@ -73,9 +75,17 @@ def _study(a: argparse.Namespace) -> int:
     from xraygan.study import run_study
 
     st = preset(a.preset, "study")
-    over = {k: v for k, v in (("fractions", tuple(a.fractions) if a.fractions else None), ("seeds", a.seeds),
-                              ("conditions", tuple(a.conditions) if a.conditions else None),
-                              ("workers", a.workers), ("subsets", a.subsets)) if v is not None}
+    over = {
+        k: v
+        for k, v in (
+            ("fractions", tuple(a.fractions) if a.fractions else None),
+            ("seeds", a.seeds),
+            ("conditions", tuple(a.conditions) if a.conditions else None),
+            ("workers", a.workers),
+            ("subsets", a.subsets),
+        )
+        if v is not None
+    }
     st = dataclasses.replace(st, **over)
     if a.tables_only:
         from xraygan.study import load_results, write_tables
@@ -84,8 +94,9 @@ def _study(a: argparse.Namespace) -> int:
         write_tables(load_results(res), res)
         print(json.dumps({"tables": res}))
         return 0
-    df = run_study(a.preset, _data_cfg(a), a.results or f"results/{a.preset}", a.runs or f"runs/{a.preset}", st,
-                   device=a.device)
+    df = run_study(
+        a.preset, _data_cfg(a), a.results or f"results/{a.preset}", a.runs or f"runs/{a.preset}", st, device=a.device
+    )
     print(json.dumps({"models": len(df), "results": a.results or f"results/{a.preset}"}))
     return 0
 
@@ -101,8 +112,21 @@ def _review(a: argparse.Namespace) -> int:
     splits = load_splits(DataConfig(root=a.real, image_size=syn.image_size, seed=a.data_seed))
     out = Path(a.out or Path(a.synthetic) / "review")
     res = review(splits, syn, out, preset(a.preset, "classifier"), device=a.device)
-    keys = ("fd", "kid", "precision", "recall", "density", "coverage", "fd_floor", "fd_ceiling", "kid_floor",
-            "kid_ceiling", "memorisation", "label_fidelity", "n_synthetic")
+    keys = (
+        "fd",
+        "kid",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "fd_floor",
+        "fd_ceiling",
+        "kid_floor",
+        "kid_ceiling",
+        "memorisation",
+        "label_fidelity",
+        "n_synthetic",
+    )
     print(json.dumps({k: res[k] for k in keys} | {"json": str(out / "review.json")}, indent=2))
     return 0
 
@@ -118,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--cache-dir", default=None, help="cache folder (default XRAYGAN_CACHE or ~/.cache/xraygan)")
     d.set_defaults(func=_data_describe)
 
-    gan = sub.add_parser("gan", help="train GANs and export synthetic images").add_subparsers(dest="action",
-                                                                                              required=True)
+    gan = sub.add_parser("gan", help="train GANs and export synthetic images").add_subparsers(
+        dest="action", required=True
+    )
     t = gan.add_parser("train", help="train (or resume) per-class and/or conditional DCGANs")
     _add_data_args(t)
     t.add_argument("--mode", default="per_class", choices=["per_class", "conditional", "both"])
@@ -130,8 +155,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--device", default=None, help="cuda | cpu (default: cuda when present)")
     t.add_argument("--out", required=True, help="run folder (holds NORMAL/, PNEUMONIA/, conditional/)")
-    t.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
-                   help="resume from checkpoints in --out (default) or start over")
+    t.add_argument(
+        "--resume",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="resume from checkpoints in --out (default) or start over",
+    )
     t.set_defaults(func=_gan_train)
     e = gan.add_parser("export", help="write N synthetic images per class (PNG, manifest.csv, synthetic.pt)")
     e.add_argument("--run", required=True, help="a run folder from 'gan train' (or one conditional run)")

@@ -32,8 +32,10 @@ def parse_condition(name: str) -> Condition:
         return Condition(name, "gan", head, ratio)
     if name in ("pretrain_dcgan", "pretrain_cgan"):
         return Condition(name, "pretrain", name.split("_")[1], "100")
-    raise ValueError(f"unknown condition {name!r}: use baseline, classic_aug, class_weighted, dup_real_R, "
-                     f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan or pretrain_cgan")
+    raise ValueError(
+        f"unknown condition {name!r}: use baseline, classic_aug, class_weighted, dup_real_R, "
+        f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan or pretrain_cgan"
+    )
 
 
 def added_counts(real: ImageSet, ratio: str) -> dict[int, int]:

@@ -78,8 +78,10 @@ class GANConfig:
         if self.diffaug not in ("auto", "on", "off"):
             raise ValueError(f"GANConfig.diffaug={self.diffaug!r}: use 'auto', 'on' or 'off'")
         if self.ckpt_every % self.log_every or self.sample_every % self.log_every:
-            raise ValueError("GANConfig: ckpt_every and sample_every must be multiples of log_every "
-                             f"(got {self.ckpt_every}, {self.sample_every}, log_every={self.log_every})")
+            raise ValueError(
+                "GANConfig: ckpt_every and sample_every must be multiples of log_every "
+                f"(got {self.ckpt_every}, {self.sample_every}, log_every={self.log_every})"
+            )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"GANConfig.ema_decay={self.ema_decay}: use a value in [0, 1)")
         if min(self.nz, self.ngf, self.ndf, self.batch_size, self.steps) < 1:
@@ -135,37 +137,82 @@ class StudyConfig:
 # ngf=ndf=32 trains at ~118 images/s, 48 at ~71 and the standard 64 at ~40, so 32 is the widest that
 # gives a few thousand steps per class inside the main job's hour.
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {"gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10,
-                               ckpt_every=10),
-              "classifier": ClassifierConfig(width=8, steps=40, batch_size=32, eval_every=20),
-              "export_per_class": 32,
-              "study": StudyConfig(fractions=(0.25,), seeds=2, conditions=("baseline", "dup_real_100", "dcgan_100",
-                                                                          "pretrain_dcgan"), gan_steps=10)},
-    "cpu": {"gan": GANConfig(nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300,
-                             ckpt_every=300),
-            "classifier": ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50),
-            "export_per_class": 1000,
-            # 2 cores, <= 60 min for the whole main job: two fractions, 3 seeds, the key conditions.
-            "study": StudyConfig(fractions=(0.1, 1.0), seeds=3, conditions=("baseline", "classic_aug",
-                                                                             "dup_real_100", "dcgan_100"),
-                                 gan_steps=600)},
-    "colab": {"gan": GANConfig(nz=100, ngf=64, ndf=64, batch_size=64, steps=3000, log_every=50, sample_every=500,
-                               ckpt_every=500),
-              "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
-              "export_per_class": 2000,
-              "study": StudyConfig(fractions=(0.05, 0.25, 1.0), seeds=10, subsets=2,
-                                   conditions=("baseline", "classic_aug", "class_weighted", "dup_real_100",
-                                               "dcgan_100", "cgan_100", "dup_real_balance", "dcgan_balance",
-                                               "pretrain_dcgan"), gan_steps=2000, workers=14)},
+    "smoke": {
+        "gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10, ckpt_every=10),
+        "classifier": ClassifierConfig(width=8, steps=40, batch_size=32, eval_every=20),
+        "export_per_class": 32,
+        "study": StudyConfig(
+            fractions=(0.25,),
+            seeds=2,
+            conditions=("baseline", "dup_real_100", "dcgan_100", "pretrain_dcgan"),
+            gan_steps=10,
+        ),
+    },
+    "cpu": {
+        "gan": GANConfig(
+            nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300, ckpt_every=300
+        ),
+        "classifier": ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50),
+        "export_per_class": 1000,
+        # 2 cores, <= 60 min for the whole main job: two fractions, 3 seeds, the key conditions.
+        "study": StudyConfig(
+            fractions=(0.1, 1.0),
+            seeds=3,
+            conditions=("baseline", "classic_aug", "dup_real_100", "dcgan_100"),
+            gan_steps=600,
+        ),
+    },
+    "colab": {
+        "gan": GANConfig(
+            nz=100, ngf=64, ndf=64, batch_size=64, steps=3000, log_every=50, sample_every=500, ckpt_every=500
+        ),
+        "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
+        "export_per_class": 2000,
+        "study": StudyConfig(
+            fractions=(0.05, 0.25, 1.0),
+            seeds=10,
+            subsets=2,
+            conditions=(
+                "baseline",
+                "classic_aug",
+                "class_weighted",
+                "dup_real_100",
+                "dcgan_100",
+                "cgan_100",
+                "dup_real_balance",
+                "dcgan_balance",
+                "pretrain_dcgan",
+            ),
+            gan_steps=2000,
+            workers=14,
+        ),
+    },
 }
 # full: the complete grid (sized for a GPU; resumes after an interruption).
-PRESETS["full"] = {**PRESETS["colab"],
-                   "study": StudyConfig(fractions=(0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0), seeds=24, subsets=3,
-                                        conditions=("baseline", "classic_aug", "class_weighted", "dup_real_50",
-                                                    "dcgan_50", "dup_real_100", "dcgan_100", "cgan_100",
-                                                    "dup_real_balance", "dcgan_balance", "cgan_balance",
-                                                    "pretrain_dcgan"),
-                                        gan_steps=3000, workers=12)}
+PRESETS["full"] = {
+    **PRESETS["colab"],
+    "study": StudyConfig(
+        fractions=(0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+        seeds=24,
+        subsets=3,
+        conditions=(
+            "baseline",
+            "classic_aug",
+            "class_weighted",
+            "dup_real_50",
+            "dcgan_50",
+            "dup_real_100",
+            "dcgan_100",
+            "cgan_100",
+            "dup_real_balance",
+            "dcgan_balance",
+            "cgan_balance",
+            "pretrain_dcgan",
+        ),
+        gan_steps=3000,
+        workers=12,
+    ),
+}
 
 
 def preset(name: str, stage: str) -> Any:

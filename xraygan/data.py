@@ -37,8 +37,11 @@ class Splits:
     skipped: dict[str, int]
 
     def summary(self) -> dict:
-        return {"source": self.source, "skipped": self.skipped,
-                **{s: getattr(self, s).class_counts() for s in ("train", "val", "test")}}
+        return {
+            "source": self.source,
+            "skipped": self.skipped,
+            **{s: getattr(self, s).class_counts() for s in ("train", "val", "test")},
+        }
 
 
 def resolve_source(cfg: DataConfig) -> tuple[str, Path | None]:
@@ -63,8 +66,9 @@ def resolve_source(cfg: DataConfig) -> tuple[str, Path | None]:
     return "medmnist", None
 
 
-def load_folder(root: str | Path, split: str, size: int, cache_dir: str | Path | None = None,
-                progress: bool = True) -> ImageSet:
+def load_folder(
+    root: str | Path, split: str, size: int, cache_dir: str | Path | None = None, progress: bool = True
+) -> ImageSet:
     """One split of a Kaggle-layout folder, decoded once and cached."""
     root = Path(root).resolve()
     files, _ = scan_split(root, split)
@@ -101,7 +105,8 @@ def load_splits(cfg: DataConfig = DataConfig(), progress: bool = True) -> Splits
             raise NoDataError(
                 f"no data found. Tried: root/XRAYGAN_DATA (unset), ./data (absent), Kaggle (no credentials), "
                 f"MedMNIST download ({e}). Fix: set XRAYGAN_DATA to a folder in the Kaggle layout, add Kaggle "
-                f"credentials, or run with network access; for an offline demo use source='phantom'.") from e
+                f"credentials, or run with network access; for an offline demo use source='phantom'."
+            ) from e
         return Splits(sets["train"], sets["val"], sets["test"], f"medmnist:{cfg.image_size}", {})
     else:
         if kind == "kaggle":
@@ -115,8 +120,10 @@ def load_splits(cfg: DataConfig = DataConfig(), progress: bool = True) -> Splits
         for s, ds in sets.items():
             if len(ds) and min(ds.class_counts().values()) == 0 and s != "val":
                 empty = [c for c, n in ds.class_counts().items() if n == 0]
-                raise NoDataError(f"{Path(root) / s / empty[0]} holds no readable image; "
-                                  f"skipped: {ds.skipped or 'none'}. Check the download.")
+                raise NoDataError(
+                    f"{Path(root) / s / empty[0]} holds no readable image; "
+                    f"skipped: {ds.skipped or 'none'}. Check the download."
+                )
             if len(ds) == 0 and s != "val":
                 raise NoDataError(f"{Path(root) / s} holds no readable image; skipped: {ds.skipped or 'none'}.")
         source = f"{kind}:{root}"

@@ -35,8 +35,9 @@ def kid(a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int = 200,
         x = a[rng.choice(len(a), m, replace=False)]
         y = b[rng.choice(len(b), m, replace=False)]
         kxx, kyy, kxy = ((x @ x.T) / d + 1) ** 3, ((y @ y.T) / d + 1) ** 3, ((x @ y.T) / d + 1) ** 3
-        vals.append((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-                    - 2 * kxy.mean())
+        vals.append(
+            (kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1)) - 2 * kxy.mean()
+        )
     return float(np.mean(vals)), float(np.std(vals))
 
 
@@ -50,10 +51,12 @@ def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
     r_rad = np.sort(rr, axis=1)[:, k]  # k-th neighbour, index 0 is the point itself
     f_rad = np.sort(ff, axis=1)[:, k]
     inside = rf < r_rad[:, None]  # (n_real, n_fake): fake j inside real i's ball
-    return {"precision": float(inside.any(0).mean()),
-            "recall": float((rf.T < f_rad[:, None]).any(0).mean()),
-            "density": float(inside.sum(0).mean() / k),
-            "coverage": float((rf.min(1) < r_rad).mean())}
+    return {
+        "precision": float(inside.any(0).mean()),
+        "recall": float((rf.T < f_rad[:, None]).any(0).mean()),
+        "density": float(inside.sum(0).mean() / k),
+        "coverage": float((rf.min(1) < r_rad).mean()),
+    }
 
 
 def nearest(query: np.ndarray, ref: np.ndarray, metric: str = "l2", batch: int = 512) -> tuple[np.ndarray, np.ndarray]:
@@ -63,23 +66,31 @@ def nearest(query: np.ndarray, ref: np.ndarray, metric: str = "l2", batch: int =
         q, r = torch.nn.functional.normalize(q, dim=1), torch.nn.functional.normalize(r, dim=1)
     dist, idx = [], []
     for s in range(0, len(q), batch):
-        d = 1 - q[s:s + batch] @ r.T if metric == "cosine" else torch.cdist(q[s:s + batch], r)
+        d = 1 - q[s : s + batch] @ r.T if metric == "cosine" else torch.cdist(q[s : s + batch], r)
         v, i = d.min(1)
         dist.append(v)
         idx.append(i)
     return torch.cat(dist).numpy(), torch.cat(idx).numpy()
 
 
-def memorisation(fake: np.ndarray, train: np.ndarray, heldout: np.ndarray, metric: str = "l2",
-                 quantile: float = 0.01) -> dict:
+def memorisation(
+    fake: np.ndarray, train: np.ndarray, heldout: np.ndarray, metric: str = "l2", quantile: float = 0.01
+) -> dict:
     """Nearest-training-image distances of synthetic images against those of held-out real images (the
     'new patient' reference). Flags fakes closer than the `quantile` of the held-out distances."""
     d_fake, i_fake = nearest(fake, train, metric)
     d_held, _ = nearest(heldout, train, metric)
     thr = float(np.quantile(d_held, quantile))
     qs = (0.01, 0.05, 0.25, 0.5)
-    return {"metric": metric, "threshold": thr, "flagged": int((d_fake < thr).sum()), "n": len(fake),
-            "flagged_share": float((d_fake < thr).mean()),
-            "fake_quantiles": {str(q): float(np.quantile(d_fake, q)) for q in qs},
-            "heldout_quantiles": {str(q): float(np.quantile(d_held, q)) for q in qs},
-            "fake_dist": d_fake, "fake_nn": i_fake, "heldout_dist": d_held}
+    return {
+        "metric": metric,
+        "threshold": thr,
+        "flagged": int((d_fake < thr).sum()),
+        "n": len(fake),
+        "flagged_share": float((d_fake < thr).mean()),
+        "fake_quantiles": {str(q): float(np.quantile(d_fake, q)) for q in qs},
+        "heldout_quantiles": {str(q): float(np.quantile(d_held, q)) for q in qs},
+        "fake_dist": d_fake,
+        "fake_nn": i_fake,
+        "heldout_dist": d_held,
+    }

@@ -17,9 +17,8 @@ import urllib.request
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from tqdm.auto import tqdm
-
 from xraygan.info import KAGGLE, MEDMNIST
+from xraygan.progress import tqdm
 
 
 class DownloadError(RuntimeError):
@@ -41,8 +40,10 @@ def kaggle_credentials() -> tuple[str, str] | None:
             d = json.loads(cfg.read_text())
             return d["username"], d["key"]
         except (ValueError, KeyError) as e:
-            raise CredentialsError(f"{cfg} is not a valid kaggle.json ({e}); download a new one from "
-                                   "kaggle.com > Settings > API > Create New Token.") from e
+            raise CredentialsError(
+                f"{cfg} is not a valid kaggle.json ({e}); download a new one from "
+                "kaggle.com > Settings > API > Create New Token."
+            ) from e
     try:  # Colab secrets, when running in Colab
         from google.colab import userdata  # type: ignore[import-not-found]
 
@@ -59,8 +60,9 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def download_file(url: str, dest: str | Path, md5: str | None = None, auth: tuple[str, str] | None = None,
-                  timeout: float = 30.0) -> Path:
+def download_file(
+    url: str, dest: str | Path, md5: str | None = None, auth: tuple[str, str] | None = None, timeout: float = 30.0
+) -> Path:
     """Fetch `url` to `dest` through a temporary file; checks length and MD5; leaves nothing on failure."""
     dest = Path(dest)
     if dest.exists() and (md5 is None or _md5(dest) == md5):
@@ -82,17 +84,25 @@ def download_file(url: str, dest: str | Path, md5: str | None = None, auth: tupl
                         got += len(block)
                         bar.update(len(block))
         except urllib.error.HTTPError as e:
-            hint = (" Check your Kaggle credentials (kaggle.com > Settings > API) and accept the dataset's "
-                    "terms on its page." if e.code in (401, 403) else "")
+            hint = (
+                " Check your Kaggle credentials (kaggle.com > Settings > API) and accept the dataset's "
+                "terms on its page."
+                if e.code in (401, 403)
+                else ""
+            )
             raise DownloadError(f"download of {url} failed: HTTP {e.code} {e.reason}.{hint}") from e
         except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as e:
-            raise DownloadError(f"could not download {url} ({e}). No network? Download it by hand and save "
-                                f"it as {dest}, or point XRAYGAN_DATA at a local copy of the data.") from e
+            raise DownloadError(
+                f"could not download {url} ({e}). No network? Download it by hand and save "
+                f"it as {dest}, or point XRAYGAN_DATA at a local copy of the data."
+            ) from e
         if total is not None and got != total:
             raise DownloadError(f"download of {url} was truncated ({got} of {total} bytes); run again.")
         if md5 is not None and (h := _md5(tmp)) != md5:
-            raise DownloadError(f"{url}: MD5 {h} does not match the published {md5}; the file is damaged or "
-                                "changed upstream. Run again, or download it by hand and check it.")
+            raise DownloadError(
+                f"{url}: MD5 {h} does not match the published {md5}; the file is damaged or "
+                "changed upstream. Run again, or download it by hand and check it."
+            )
         os.replace(tmp, dest)
         return dest
     finally:
@@ -111,8 +121,10 @@ def safe_extract_zip(archive: str | Path, target: str | Path) -> Path:
         for m in zf.infolist():
             p = PurePosixPath(m.filename.replace("\\", "/"))
             if p.is_absolute() or ".." in p.parts or (p.parts and ":" in p.parts[0]):
-                raise DownloadError(f"{archive}: member {m.filename!r} would be written outside {target}; "
-                                    "refusing to unpack this archive.")
+                raise DownloadError(
+                    f"{archive}: member {m.filename!r} would be written outside {target}; "
+                    "refusing to unpack this archive."
+                )
         tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
         try:
             for m in zf.infolist():
@@ -130,8 +142,7 @@ def safe_extract_zip(archive: str | Path, target: str | Path) -> Path:
 
 def _find_kaggle_root(folder: Path) -> Path:
     """The shallowest folder below `folder` holding train/ and test/ (the zip nests chest_xray/ twice)."""
-    hits = sorted((p.parent for p in folder.rglob("train") if (p.parent / "test").is_dir()),
-                  key=lambda p: len(p.parts))
+    hits = sorted((p.parent for p in folder.rglob("train") if (p.parent / "test").is_dir()), key=lambda p: len(p.parts))
     if not hits:
         raise DownloadError(f"the Kaggle archive unpacked into {folder} has no train/ and test/ folders.")
     return hits[0]
@@ -148,11 +159,13 @@ def fetch_kaggle(dest: str | Path, base_url: str | None = None) -> Path:
         raise CredentialsError(
             "no Kaggle credentials: set KAGGLE_USERNAME and KAGGLE_KEY, or save kaggle.json in ~/.kaggle/ "
             f"(kaggle.com > Settings > API > Create New Token), or download {KAGGLE['page']} by hand and "
-            "point XRAYGAN_DATA at the unpacked folder.")
+            "point XRAYGAN_DATA at the unpacked folder."
+        )
     base = base_url or os.environ.get("XRAYGAN_KAGGLE_URL") or KAGGLE["api"]
     dest.mkdir(parents=True, exist_ok=True)
-    archive = download_file(f"{base}/datasets/download/{KAGGLE['dataset']}", dest / "chest-xray-pneumonia.zip",
-                            auth=creds, timeout=120)
+    archive = download_file(
+        f"{base}/datasets/download/{KAGGLE['dataset']}", dest / "chest-xray-pneumonia.zip", auth=creds, timeout=120
+    )
     unpacked = safe_extract_zip(archive, dest / "unpacked")
     root = _find_kaggle_root(unpacked)
     archive.unlink()

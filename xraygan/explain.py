@@ -31,8 +31,9 @@ def grad_cam(model: SimpleCNN, x: torch.Tensor, target: torch.Tensor) -> torch.T
 
 
 @torch.no_grad()
-def discriminator_maps(D: Discriminator, x: torch.Tensor, block: int = 1, top: int = 4,
-                       y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def discriminator_maps(
+    D: Discriminator, x: torch.Tensor, block: int = 1, top: int = 4, y: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The `top` most active channels (by mean activation over the batch) after the discriminator's
     `block`-th downsampling stage: (maps (B, top, h, w), channel indices)."""
     D.eval()

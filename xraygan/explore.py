@@ -23,9 +23,14 @@ def count_table(s: Splits) -> pd.DataFrame:
     for name in ("train", "val", "test"):
         ds = getattr(s, name)
         ic, pc = ds.class_counts(), ds.patient_counts()
-        rows.append({"split": name, **{f"images {c}": ic[c] for c in CLASSES},
-                     **{f"patients {c}": pc[c] for c in CLASSES},
-                     "PNEUMONIA share": round(ic[CLASSES[1]] / max(1, len(ds)), 3)})
+        rows.append(
+            {
+                "split": name,
+                **{f"images {c}": ic[c] for c in CLASSES},
+                **{f"patients {c}": pc[c] for c in CLASSES},
+                "PNEUMONIA share": round(ic[CLASSES[1]] / max(1, len(ds)), 3),
+            }
+        )
     return pd.DataFrame(rows).set_index("split")
 
 
@@ -34,7 +39,8 @@ def plot_counts(s: Splits) -> Figure:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     for ax, what in zip(axes, ("images", "patients")):
         t[[f"{what} {c}" for c in CLASSES]].rename(columns=lambda c: c.split()[1]).plot.bar(
-            ax=ax, color=list(class_colors().values()), rot=0)
+            ax=ax, color=list(class_colors().values()), rot=0
+        )
         ax.set_title(f"{what} per split and class")
         for cont in ax.containers:
             ax.bar_label(cont, fontsize=8)
@@ -45,11 +51,19 @@ def plot_counts(s: Splits) -> Figure:
 def plot_images_per_patient(s: Splits) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for label, c in enumerate(CLASSES):
-        per = Counter(p for p, y in zip(s.train.patients + s.val.patients,
-                                        torch.cat([s.train.labels, s.val.labels]).tolist()) if y == label)
+        per = Counter(
+            p
+            for p, y in zip(s.train.patients + s.val.patients, torch.cat([s.train.labels, s.val.labels]).tolist())
+            if y == label
+        )
         vals = np.array(list(per.values()))
-        ax.hist(vals, bins=np.arange(0.5, vals.max() + 1.5), alpha=0.7, label=f"{c} ({len(vals)} patients)",
-                color=class_colors()[c])
+        ax.hist(
+            vals,
+            bins=np.arange(0.5, vals.max() + 1.5),
+            alpha=0.7,
+            label=f"{c} ({len(vals)} patients)",
+            color=class_colors()[c],
+        )
     ax.set_xlabel("images per patient (train + val)")
     ax.set_ylabel("patients")
     ax.set_yscale("log")
@@ -72,8 +86,9 @@ def plot_intensity(s: Splits) -> Figure:
     fig, axes = plt.subplots(1, 5, figsize=(16, 3.4), gridspec_kw={"width_ratios": [2, 1, 1, 1, 1]})
     for label, c in enumerate(CLASSES):
         x = s.train.of_class(label).images.float()
-        axes[0].hist(x.flatten().numpy(), bins=64, density=True, histtype="step", lw=1.6, label=c,
-                     color=class_colors()[c])
+        axes[0].hist(
+            x.flatten().numpy(), bins=64, density=True, histtype="step", lw=1.6, label=c, color=class_colors()[c]
+        )
         axes[1 + 2 * label].imshow(x.mean(0)[0], cmap="gray", vmin=0, vmax=255)
         axes[1 + 2 * label].set_title(f"mean {c}")
         axes[2 + 2 * label].imshow(x.std(0)[0], cmap="magma")
@@ -94,8 +109,9 @@ def original_sizes(s: Splits, limit: int | None = None) -> pd.DataFrame:
         for src, y in list(zip(ds.sources, ds.labels.tolist()))[:limit]:
             if Path(src).is_file():
                 with Image.open(src) as im:
-                    rows.append({"split": name, "class": CLASSES[y], "width": im.size[0], "height": im.size[1],
-                                 "mode": im.mode})
+                    rows.append(
+                        {"split": name, "class": CLASSES[y], "width": im.size[0], "height": im.size[1], "mode": im.mode}
+                    )
     return pd.DataFrame(rows)
 
 

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from xraygan.cache import atomic_save
 from xraygan.checkpoint import load_checkpoint
@@ -18,6 +17,7 @@ from xraygan.device import pick_device
 from xraygan.gan import build_models, standing_stats
 from xraygan.imageset import ImageSet
 from xraygan.info import CLASSES
+from xraygan.progress import tqdm
 
 
 def load_generator(run_dir: str | Path, device: torch.device | str | None = None) -> tuple[torch.nn.Module, dict]:
@@ -38,23 +38,31 @@ def image_seed(seed: int, label: int, i: int) -> int:
 
 
 @torch.no_grad()
-def generate(G: torch.nn.Module, label: int | None, n: int, seed: int, device: torch.device,
-             batch: int = 256) -> torch.Tensor:
+def generate(
+    G: torch.nn.Module, label: int | None, n: int, seed: int, device: torch.device, batch: int = 256
+) -> torch.Tensor:
     """n images (n, 1, S, S) uint8; image i comes from noise seeded by image_seed(seed, label, i)."""
     out = []
     lab = 0 if label is None else label
     for s in range(0, n, batch):
         ids = range(s, min(n, s + batch))
-        z = torch.stack([torch.randn(G.nz, generator=torch.Generator().manual_seed(image_seed(seed, lab, i)))
-                         for i in ids]).to(device)
+        z = torch.stack(
+            [torch.randn(G.nz, generator=torch.Generator().manual_seed(image_seed(seed, lab, i))) for i in ids]
+        ).to(device)
         y = torch.full((len(ids),), lab, device=device) if G.n_classes else None
         x = G(z, y).float()
         out.append(((x.clamp(-1, 1) + 1) * 127.5).round().byte().cpu())
     return torch.cat(out) if out else torch.zeros(0, 1, G.image_size, G.image_size, dtype=torch.uint8)
 
 
-def export_synthetic(runs: dict[int, str | Path] | str | Path, n_per_class: int, out_dir: str | Path,
-                     seed: int = 0, device: torch.device | str | None = None, pngs: bool = True) -> ImageSet:
+def export_synthetic(
+    runs: dict[int, str | Path] | str | Path,
+    n_per_class: int,
+    out_dir: str | Path,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    pngs: bool = True,
+) -> ImageSet:
     """Export n_per_class images per class. `runs` is {label: run_dir} for per-class GANs, or one
     conditional run folder. Writes out_dir/{NORMAL,PNEUMONIA}/*.png, manifest.csv and synthetic.pt."""
     dev = pick_device(str(device) if device else None)
@@ -74,18 +82,34 @@ def export_synthetic(runs: dict[int, str | Path] | str | Path, n_per_class: int,
             name = f"{CLASSES[label]}/synthetic_{CLASSES[label].lower()}_{i:05d}.png"
             if pngs:
                 Image.fromarray(x[i, 0].numpy()).save(out / name)
-            rows.append({"file": name, "class": CLASSES[label], "seed": image_seed(seed, label, i),
-                         "checkpoint": meta["checkpoint"], "step": meta["step"]})
-    ds = ImageSet(torch.cat(images), torch.tensor(labels), [f"synthetic-{r['seed']}" for r in rows],
-                  [r["file"] for r in rows], "synthetic")
+            rows.append(
+                {
+                    "file": name,
+                    "class": CLASSES[label],
+                    "seed": image_seed(seed, label, i),
+                    "checkpoint": meta["checkpoint"],
+                    "step": meta["step"],
+                }
+            )
+    ds = ImageSet(
+        torch.cat(images),
+        torch.tensor(labels),
+        [f"synthetic-{r['seed']}" for r in rows],
+        [r["file"] for r in rows],
+        "synthetic",
+    )
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "manifest.csv", "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
     atomic_save({"images": ds.images, "labels": ds.labels, "seeds": [r["seed"] for r in rows]}, out / "synthetic.pt")
-    (out / "export.json").write_text(json.dumps({"n_per_class": n_per_class, "seed": seed,
-                                                 "runs": {CLASSES[k]: str(v) for k, v in sources.items()}}, indent=2))
+    (out / "export.json").write_text(
+        json.dumps(
+            {"n_per_class": n_per_class, "seed": seed, "runs": {CLASSES[k]: str(v) for k, v in sources.items()}},
+            indent=2,
+        )
+    )
     return ds
 
 
@@ -93,8 +117,13 @@ def load_synthetic(out_dir: str | Path) -> ImageSet:
     """The synthetic.pt written by export_synthetic, as an ImageSet."""
     st = load_checkpoint(Path(out_dir) / "synthetic.pt")
     n = len(st["labels"])
-    return ImageSet(st["images"], st["labels"], [f"synthetic-{s}" for s in st["seeds"]],
-                    [f"{out_dir}:{i}" for i in range(n)], "synthetic")
+    return ImageSet(
+        st["images"],
+        st["labels"],
+        [f"synthetic-{s}" for s in st["seeds"]],
+        [f"{out_dir}:{i}" for i in range(n)],
+        "synthetic",
+    )
 
 
 def load_discriminator(run_dir: str | Path, device: torch.device | str | None = None) -> torch.nn.Module:

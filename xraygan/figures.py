@@ -42,7 +42,7 @@ def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     out = np.full((nr * (s + 2) - 2, ncol * (s + 2) - 2), 255, np.uint8)
     for i in range(n):
         r, c = divmod(i, ncol)
-        out[r * (s + 2): r * (s + 2) + s, c * (s + 2): c * (s + 2) + s] = x[i, 0].numpy()
+        out[r * (s + 2) : r * (s + 2) + s, c * (s + 2) : c * (s + 2) + s] = x[i, 0].numpy()
     return out
 
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
-from tqdm.auto import tqdm
 
 from xraygan.imageset import ImageSet
 from xraygan.info import CLASSES
+from xraygan.progress import tqdm
 from xraygan.splits import patient_id
 
 IMAGE_EXTS = {".jpeg", ".jpg", ".png"}
@@ -32,8 +32,10 @@ def check_layout(root: str | Path) -> list[str]:
     """The splits present under `root`; a clear error when the layout is wrong."""
     root = Path(root)
     if not root.is_dir():
-        raise DataLayoutError(f"data folder {root} does not exist. Point --root / XRAYGAN_DATA at the folder "
-                              "that holds train/ and test/ (Kaggle 'Chest X-Ray Images (Pneumonia)' layout).")
+        raise DataLayoutError(
+            f"data folder {root} does not exist. Point --root / XRAYGAN_DATA at the folder "
+            "that holds train/ and test/ (Kaggle 'Chest X-Ray Images (Pneumonia)' layout)."
+        )
     splits = [s for s in SPLITS if (root / s).is_dir()]
     if "train" not in splits or "test" not in splits:
         if root.name in SPLITS or all((root / c).is_dir() for c in CLASSES):
@@ -139,5 +141,11 @@ def decode_split(root: str | Path, split: str, size: int, progress: bool = True)
     else:
         images = torch.zeros(0, 1, size, size, dtype=torch.uint8)
     labels = torch.tensor([files[i][1] for i in keep], dtype=torch.long)
-    return ImageSet(images, labels, [patient_id(files[i][0].name) for i in keep],
-                    [str(files[i][0]) for i in keep], split, dict(skipped))
+    return ImageSet(
+        images,
+        labels,
+        [patient_id(files[i][0].name) for i in keep],
+        [str(files[i][0]) for i in keep],
+        split,
+        dict(skipped),
+    )

@@ -12,7 +12,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from xraygan.augment import diff_augment
 from xraygan.checkpoint import check_compatible, load_checkpoint, save_checkpoint
@@ -22,6 +21,7 @@ from xraygan.figures import image_grid
 from xraygan.imageset import ImageSet
 from xraygan.info import CLASSES
 from xraygan.models import Discriminator, Generator
+from xraygan.progress import tqdm
 
 ARCH_KEYS = ("image_size", "nz", "ngf", "ndf", "conditional", "class_label", "channels")
 
@@ -72,9 +72,16 @@ def _uses_diffaug(cfg: GANConfig, n: int) -> bool:
     return cfg.diffaug == "on" or (cfg.diffaug == "auto" and n < cfg.diffaug_below)
 
 
-def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label: int | None = None,
-              device: torch.device | str | None = None, resume: bool = True, progress: bool = True,
-              stop_after: int | None = None) -> Path:
+def train_gan(
+    cfg: GANConfig,
+    train: ImageSet,
+    run_dir: str | Path,
+    class_label: int | None = None,
+    device: torch.device | str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> Path:
     """Train one GAN on `train` (only class `class_label` when given) into `run_dir`; resumes from
     run_dir/checkpoint.pt. Returns the run folder. `stop_after` ends early (for tests of resume)."""
     dev = pick_device(str(device) if device else None)
@@ -134,11 +141,26 @@ def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label:
     D.train()
 
     def save(at: int) -> None:
-        save_checkpoint({"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
-                         "opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "scaler": scaler.state_dict(),
-                         "rng": {"train": g.get_state(), "torch": torch.get_rng_state()}, "perm": perm,
-                         "pos": pos, "step": at, "epoch": epoch, "low_d": low_d, "config": meta,
-                         "n_train": n, "diffaug": augment}, ckpt)
+        save_checkpoint(
+            {
+                "G": G.state_dict(),
+                "D": D.state_dict(),
+                "G_ema": G_ema.state_dict(),
+                "opt_g": opt_g.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": {"train": g.get_state(), "torch": torch.get_rng_state()},
+                "perm": perm,
+                "pos": pos,
+                "step": at,
+                "epoch": epoch,
+                "low_d": low_d,
+                "config": meta,
+                "n_train": n,
+                "diffaug": augment,
+            },
+            ckpt,
+        )
 
     bar = tqdm(total=cfg.steps, initial=step, desc=f"GAN {run.name}", disable=not progress)
     t0 = time.time()
@@ -146,7 +168,7 @@ def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label:
         if n >= bsz:
             if pos + bsz > n:
                 perm, pos, epoch = torch.randperm(n, generator=g), 0, epoch + 1
-            idx = perm[pos:pos + bsz]
+            idx = perm[pos : pos + bsz]
             pos += bsz
         else:
             idx = torch.randint(0, n, (bsz,), generator=g)
@@ -169,30 +191,53 @@ def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label:
         scaler.scale(loss_g).backward()
         scaler.step(opt_g)
         scaler.update()
-        _ema_update(G_ema, G, cfg.ema_decay)
-        acc += torch.stack([loss_d.detach(), loss_g.detach(), torch.sigmoid(real_logit.detach().float()).mean(),
-                            torch.sigmoid(fake_logit.detach().float()).mean()])
+        _ema_update(G_ema, G, ema_decay_at(cfg.ema_decay, step))
+        acc += torch.stack(
+            [
+                loss_d.detach(),
+                loss_g.detach(),
+                torch.sigmoid(real_logit.detach().float()).mean(),
+                torch.sigmoid(fake_logit.detach().float()).mean(),
+            ]
+        )
         step += 1
         bar.update(1)
         if step % cfg.log_every == 0:
             ld, lg, dx, dgz = (acc / cfg.log_every).tolist()  # the one host sync per log window
             acc.zero_()
-            rec = {"step": step, "epoch": epoch, "loss_d": ld, "loss_g": lg, "d_real": dx, "d_fake": dgz,
-                   "seconds": round(time.time() - t0, 2)}
+            rec = {
+                "step": step,
+                "epoch": epoch,
+                "loss_d": ld,
+                "loss_g": lg,
+                "d_real": dx,
+                "d_fake": dgz,
+                "seconds": round(time.time() - t0, 2),
+            }
             bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", Dx=f"{dx:.2f}", DGz=f"{dgz:.2f}")
             if not all(map(_finite, (ld, lg))):
-                raise GANTrainingError(f"{run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). The last "
-                                       f"good checkpoint {ckpt} is kept; lower the learning rates or try loss='hinge'.")
+                raise GANTrainingError(
+                    f"{run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). The last "
+                    f"good checkpoint {ckpt} is kept; lower the learning rates or try loss='hinge'."
+                )
             low_d = low_d + 1 if ld < 1e-3 else 0
             if low_d >= cfg.collapse_patience:
-                raise GANTrainingError(f"{run}: the discriminator collapsed (loss_d={ld:.2e} for {low_d} windows, at "
-                                       f"step {step}). The last good checkpoint {ckpt} is kept; use diffaug='on' or "
-                                       "fewer steps.")
+                raise GANTrainingError(
+                    f"{run}: the discriminator collapsed (loss_d={ld:.2e} for {low_d} windows, at "
+                    f"step {step}). The last good checkpoint {ckpt} is kept; use diffaug='on' or "
+                    "fewer steps."
+                )
             with open(run / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(rec) + "\n")
             if step % cfg.sample_every == 0 or step == cfg.steps:
-                save_samples(G_ema if cfg.ema_decay else G, fixed_z, fixed_y, run / "samples" / f"step_{step:06d}.png",
-                             dev, cfg.seed)
+                save_samples(
+                    G_ema if cfg.ema_decay else G,
+                    fixed_z,
+                    fixed_y,
+                    run / "samples" / f"step_{step:06d}.png",
+                    dev,
+                    cfg.seed,
+                )
                 G.train()
             if step % cfg.ckpt_every == 0 or step == cfg.steps:
                 save(step)
@@ -206,6 +251,15 @@ def train_gan(cfg: GANConfig, train: ImageSet, run_dir: str | Path, class_label:
 
 def _finite(v: float) -> bool:
     return v == v and abs(v) != float("inf")
+
+
+def ema_decay_at(decay: float, step: int) -> float:
+    """EMA decay with warm-up, min(decay, (1 + step) / (10 + step)) as in TensorFlow's moving averages.
+
+    Without it a 0.999 EMA after 1200 steps still holds 0.999**1200 = 30 % of the random initial weights
+    (55 % after 600), which is the regime of the cpu preset; with it the EMA window grows with training
+    (about a ninth of the steps so far) until it reaches 1 / (1 - decay) steps."""
+    return min(decay, (1 + step) / (10 + step)) if decay else 0.0
 
 
 @torch.no_grad()

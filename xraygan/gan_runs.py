@@ -26,8 +26,14 @@ def runs_dir() -> Path:
     return (cwd.parent if cwd.name == "notebooks" else cwd) / "runs"
 
 
-def train_gans(cfg: GANConfig, train: ImageSet, root: str | Path, modes: tuple[str, ...] = ("per_class",),
-               device: str | None = None, progress: bool = True) -> dict[str, Path]:
+def train_gans(
+    cfg: GANConfig,
+    train: ImageSet,
+    root: str | Path,
+    modes: tuple[str, ...] = ("per_class",),
+    device: str | None = None,
+    progress: bool = True,
+) -> dict[str, Path]:
     """Train (or resume) the per-class GANs and/or the conditional GAN under `root`.
     Returns {"NORMAL": dir, "PNEUMONIA": dir, "conditional": dir} for the modes asked."""
     root = Path(root)
@@ -57,8 +63,9 @@ def plot_sample_progress(run: str | Path, name: str, max_grids: int = 5) -> Figu
     return save(fig, f"02_progress_{name.lower()}")
 
 
-def plot_fake_vs_real(runs: dict[str, Path], train: ImageSet, n: int = 16, seed: int = 0,
-                      tag: str = "per_class") -> Figure:
+def plot_fake_vs_real(
+    runs: dict[str, Path], train: ImageSet, n: int = 16, seed: int = 0, tag: str = "per_class"
+) -> Figure:
     """Final EMA samples per class beside random real training images of that class."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 11))
     g = torch.Generator().manual_seed(seed)

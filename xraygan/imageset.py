@@ -24,8 +24,9 @@ class ImageSet:
     def __post_init__(self) -> None:
         n = len(self.labels)
         if self.images.dtype != torch.uint8 or self.images.ndim != 4 or self.images.shape[1] != 1:
-            raise ValueError(f"ImageSet images must be uint8 (N, 1, S, S), got {self.images.dtype} "
-                             f"{tuple(self.images.shape)}")
+            raise ValueError(
+                f"ImageSet images must be uint8 (N, 1, S, S), got {self.images.dtype} {tuple(self.images.shape)}"
+            )
         if not (len(self.images) == n == len(self.patients) == len(self.sources)):
             raise ValueError("ImageSet fields have different lengths")
 
@@ -33,8 +34,12 @@ class ImageSet:
         return len(self.labels)
 
     def __getitem__(self, i: int) -> dict:
-        return {"image": self.images[i], "label": int(self.labels[i]),
-                "patient": self.patients[i], "source": self.sources[i]}
+        return {
+            "image": self.images[i],
+            "label": int(self.labels[i]),
+            "patient": self.patients[i],
+            "source": self.sources[i],
+        }
 
     @property
     def image_size(self) -> int:
@@ -44,8 +49,14 @@ class ImageSet:
         """The items at `idx`, in that order."""
         idx = torch.as_tensor(idx, dtype=torch.long)
         il = idx.tolist()
-        return ImageSet(self.images[idx], self.labels[idx], [self.patients[i] for i in il],
-                        [self.sources[i] for i in il], name or self.name, dict(self.skipped))
+        return ImageSet(
+            self.images[idx],
+            self.labels[idx],
+            [self.patients[i] for i in il],
+            [self.sources[i] for i in il],
+            name or self.name,
+            dict(self.skipped),
+        )
 
     def of_class(self, label: int) -> ImageSet:
         """Only the items of one class."""
@@ -55,8 +66,9 @@ class ImageSet:
         return {c: int((self.labels == i).sum()) for i, c in enumerate(CLASSES)}
 
     def patient_counts(self) -> dict[str, int]:
-        return {c: len({p for p, y in zip(self.patients, self.labels.tolist()) if y == i})
-                for i, c in enumerate(CLASSES)}
+        return {
+            c: len({p for p, y in zip(self.patients, self.labels.tolist()) if y == i}) for i, c in enumerate(CLASSES)
+        }
 
     @staticmethod
     def concat(sets: Sequence[ImageSet], name: str = "") -> ImageSet:
@@ -64,9 +76,14 @@ class ImageSet:
         for s in sets:
             for k, v in s.skipped.items():
                 skipped[k] = skipped.get(k, 0) + v
-        return ImageSet(torch.cat([s.images for s in sets]), torch.cat([s.labels for s in sets]),
-                        [p for s in sets for p in s.patients], [o for s in sets for o in s.sources],
-                        name, skipped)
+        return ImageSet(
+            torch.cat([s.images for s in sets]),
+            torch.cat([s.labels for s in sets]),
+            [p for s in sets for p in s.patients],
+            [o for s in sets for o in s.sources],
+            name,
+            skipped,
+        )
 
     def to_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """Images as float in [-1, 1] on `device` (the GAN and classifier input range)."""

@@ -10,8 +10,11 @@ KAGGLE = {
     "page": "https://www.kaggle.com/datasets/paultimothymooney/chest-xray-pneumonia",
     "licence": "CC BY 4.0 (Kermany, Zhang, Goldbaum et al., Cell 2018; Mendeley Data v2)",
     # Expected image counts per split and class of the Kaggle upload (and its 224 px copy).
-    "counts": {"train": {"NORMAL": 1341, "PNEUMONIA": 3875}, "test": {"NORMAL": 234, "PNEUMONIA": 390},
-               "val": {"NORMAL": 8, "PNEUMONIA": 8}},
+    "counts": {
+        "train": {"NORMAL": 1341, "PNEUMONIA": 3875},
+        "test": {"NORMAL": 234, "PNEUMONIA": 390},
+        "val": {"NORMAL": 8, "PNEUMONIA": 8},
+    },
 }
 
 # MedMNIST+ PneumoniaMNIST (Yang et al., Scientific Data 2023), from MedMNIST's own info table.

@@ -16,10 +16,18 @@ def binary_metrics(y: np.ndarray, p: np.ndarray, threshold: float = 0.5) -> dict
     sens = tp / max(1, tp + fn)
     spec = tn / max(1, tn + fp)
     prec = tp / max(1, tp + fp)
-    return {"accuracy": (tp + tn) / max(1, len(y)), "balanced_accuracy": (sens + spec) / 2,
-            "auc": float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan"),
-            "sensitivity": sens, "specificity": spec,
-            "f1": 2 * prec * sens / max(1e-12, prec + sens), "tp": tp, "tn": tn, "fp": fp, "fn": fn}
+    return {
+        "accuracy": (tp + tn) / max(1, len(y)),
+        "balanced_accuracy": (sens + spec) / 2,
+        "auc": float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan"),
+        "sensitivity": sens,
+        "specificity": spec,
+        "f1": 2 * prec * sens / max(1e-12, prec + sens),
+        "tp": tp,
+        "tn": tn,
+        "fp": fp,
+        "fn": fn,
+    }
 
 
 def best_threshold(y: np.ndarray, p: np.ndarray) -> float:

@@ -39,10 +39,16 @@ class Generator(nn.Module):
         m = _mults(image_size)
         cin = nz * (2 if n_classes else 1)
         layers: list[nn.Module] = [  # (B, cin, 1, 1) -> (B, ngf*m0, 4, 4)
-            nn.ConvTranspose2d(cin, ngf * m[0], 4, 1, 0, bias=False), nn.BatchNorm2d(ngf * m[0]), nn.ReLU(True)]
+            nn.ConvTranspose2d(cin, ngf * m[0], 4, 1, 0, bias=False),
+            nn.BatchNorm2d(ngf * m[0]),
+            nn.ReLU(True),
+        ]
         for a, b in zip(m[:-1], m[1:]):  # each block doubles the side: (B, ngf*a, s, s) -> (B, ngf*b, 2s, 2s)
-            layers += [nn.ConvTranspose2d(ngf * a, ngf * b, 4, 2, 1, bias=False), nn.BatchNorm2d(ngf * b),
-                       nn.ReLU(True)]
+            layers += [
+                nn.ConvTranspose2d(ngf * a, ngf * b, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ngf * b),
+                nn.ReLU(True),
+            ]
         layers += [nn.ConvTranspose2d(ngf * m[-1], 1, 4, 2, 1, bias=False), nn.Tanh()]  # (B, 1, S, S)
         self.net = nn.Sequential(*layers)
         self.apply(dcgan_init)
@@ -63,8 +69,11 @@ class Discriminator(nn.Module):
         m = _mults(image_size)[::-1]  # [1, 2, 4, 8] at 64 px
         layers: list[nn.Module] = [nn.Conv2d(1, ndf * m[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
         for a, b in zip(m[:-1], m[1:]):  # each block halves the side: (B, ndf*a, s, s) -> (B, ndf*b, s/2, s/2)
-            layers += [nn.Conv2d(ndf * a, ndf * b, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * b),
-                       nn.LeakyReLU(0.2, True)]
+            layers += [
+                nn.Conv2d(ndf * a, ndf * b, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ndf * b),
+                nn.LeakyReLU(0.2, True),
+            ]
         self.features = nn.Sequential(*layers)  # (B, ndf*8, 4, 4)
         self.head = nn.Conv2d(ndf * m[-1], 1, 4, 1, 0, bias=False)  # (B, 1, 1, 1)
         self.embed = nn.Embedding(n_classes, ndf * m[-1]) if n_classes else None
@@ -88,10 +97,16 @@ class SimpleCNN(nn.Module):
         layers: list[nn.Module] = []
         cin = 1
         for i in range(n_blocks):  # (B, cin, s, s) -> (B, width*2^i, s/2, s/2)
-            cout = width * 2 ** i
-            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-                       nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True),
-                       nn.MaxPool2d(2)]
+            cout = width * 2**i
+            layers += [
+                nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
+                nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(True),
+                nn.MaxPool2d(2),
+            ]
             cin = cout
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(cin, 1))

@@ -47,5 +47,10 @@ def phantom_set(n_per_class: int, size: int, seed: int, split: str = "train") ->
             images.append(draw_phantom(rng, size, bool(label)))
             labels.append(label)
             patients.append(f"phantom-{split}-{label}-{i // 2}")
-    return ImageSet(torch.from_numpy(np.stack(images))[:, None], torch.tensor(labels), patients,
-                    [f"phantom:{split}:{i}" for i in range(len(labels))], split)
+    return ImageSet(
+        torch.from_numpy(np.stack(images))[:, None],
+        torch.tensor(labels),
+        patients,
+        [f"phantom:{split}:{i}" for i in range(len(labels))],
+        split,
+    )

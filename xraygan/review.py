@@ -36,8 +36,10 @@ def load_synthetic_folder(path: str | Path) -> ImageSet:
     if (path / "synthetic.pt").exists():
         return load_synthetic(path)
     if not all((path / c).is_dir() for c in CLASSES):
-        raise ReviewInputError(f"{path} holds neither synthetic.pt nor NORMAL/ and PNEUMONIA/ folders; point "
-                               "--synthetic at a folder written by 'xraygan gan export'.")
+        raise ReviewInputError(
+            f"{path} holds neither synthetic.pt nor NORMAL/ and PNEUMONIA/ folders; point "
+            "--synthetic at a folder written by 'xraygan gan export'."
+        )
     # decode_split reads ROOT/SPLIT/CLASS: here the export folder itself plays the split
     ds = decode_split(path.parent, path.name, _png_size(path), progress=False)
     if len(ds) == 0:
@@ -67,16 +69,26 @@ def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device:
         model.load_state_dict(st["model"])
         return model.eval(), float(st["threshold"])
     tc = train_classifier(cfg, splits.train, splits.val, device, progress=True)
-    atomic_save({"model": tc.model.state_dict(), "config": to_dict(cfg), "threshold": tc.threshold,
-                 "best_step": tc.best_step, "val": tc.val}, path)
+    atomic_save(
+        {
+            "model": tc.model.state_dict(),
+            "config": to_dict(cfg),
+            "threshold": tc.threshold,
+            "best_step": tc.best_step,
+            "val": tc.val,
+        },
+        path,
+    )
     return tc.model, tc.threshold
 
 
 @torch.no_grad()
 def embed(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
     model.eval()
-    out = [model.embed(ds.images[s:s + batch].to(device).float().div_(127.5).sub_(1.0)).float().cpu()
-           for s in range(0, len(ds), batch)]
+    out = [
+        model.embed(ds.images[s : s + batch].to(device).float().div_(127.5).sub_(1.0)).float().cpu()
+        for s in range(0, len(ds), batch)
+    ]
     return torch.cat(out).numpy().astype(np.float64)
 
 
@@ -84,8 +96,8 @@ def degrade(ds: ImageSet, sigma: float = 1.5, noise: float = 12.0, seed: int = 0
     """A blurred and noised copy (the 'clearly worse than real' ceiling of the distance scale)."""
     g = torch.Generator().manual_seed(seed)
     k = torch.arange(-3, 4, dtype=torch.float32)
-    k = torch.exp(-k**2 / (2 * sigma**2))
-    k = (k / k.sum())
+    k = torch.exp(-(k**2) / (2 * sigma**2))
+    k = k / k.sum()
     x = ds.images.float()
     x = F.conv2d(F.pad(x, (3, 3, 0, 0), mode="replicate"), k.view(1, 1, 1, 7))
     x = F.conv2d(F.pad(x, (0, 0, 3, 3), mode="replicate"), k.view(1, 1, 7, 1))
@@ -98,15 +110,24 @@ def distance_block(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, flo
     return {"fd": frechet_distance(a, b), "kid": k, "kid_std": k_sd, **prdc(a, b, k=5)}
 
 
-def review(splits: Splits, synthetic: ImageSet, out_dir: str | Path, clf: ClassifierConfig,
-           device: str | None = None, n_max: int = 1000, seed: int = 0) -> dict:
+def review(
+    splits: Splits,
+    synthetic: ImageSet,
+    out_dir: str | Path,
+    clf: ClassifierConfig,
+    device: str | None = None,
+    n_max: int = 1000,
+    seed: int = 0,
+) -> dict:
     """All review numbers for `synthetic` against the real training split; writes out_dir/review.json."""
     if len(synthetic) == 0:
         raise ReviewInputError("the synthetic set is empty")
     if synthetic.image_size != splits.train.image_size:
-        raise ReviewInputError(f"synthetic images are {synthetic.image_size} px but the real data was loaded at "
-                               f"{splits.train.image_size} px; load the real data with image_size="
-                               f"{synthetic.image_size}.")
+        raise ReviewInputError(
+            f"synthetic images are {synthetic.image_size} px but the real data was loaded at "
+            f"{splits.train.image_size} px; load the real data with image_size="
+            f"{synthetic.image_size}."
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
@@ -124,13 +145,17 @@ def review(splits: Splits, synthetic: ImageSet, out_dir: str | Path, clf: Classi
             continue
         half = rng.permutation(len(real_c))
         a = real_c.subset(np.sort(half[: len(half) // 2]))
-        b = real_c.subset(np.sort(half[len(half) // 2:]))
+        b = real_c.subset(np.sort(half[len(half) // 2 :]))
         n = min(n_max, len(a), len(b), len(fake_c))
         fa, fb = embed(model, sample(a, n), dev), embed(model, sample(b, n), dev)
         ff = embed(model, sample(fake_c, n), dev)
         fd_deg = embed(model, sample(degrade(b, seed=seed), n), dev)
-        per_class[c] = {"n": n, "synthetic": distance_block(fa, ff, seed), "floor_real_vs_real": distance_block(
-            fa, fb, seed), "ceiling_real_vs_degraded": distance_block(fa, fd_deg, seed)}
+        per_class[c] = {
+            "n": n,
+            "synthetic": distance_block(fa, ff, seed),
+            "floor_real_vs_real": distance_block(fa, fb, seed),
+            "ceiling_real_vs_degraded": distance_block(fa, fd_deg, seed),
+        }
     res["per_class"] = per_class
     # headline numbers: averaged over the two classes (synthetic vs real of the same class)
     for key in ("fd", "kid", "precision", "recall", "density", "coverage"):
@@ -143,20 +168,31 @@ def review(splits: Splits, synthetic: ImageSet, out_dir: str | Path, clf: Classi
     flat = lambda ds: ds.images.flatten(1).float().numpy() / 255.0  # noqa: E731
     e_train = embed(model, splits.train, dev)
     centre = e_train.mean(0)  # cosine on centred features: raw post-ReLU features all point one way
-    mem = {"pixel_l2": memorisation(flat(fake_s), flat(splits.train), flat(splits.val), "l2"),
-           "feature_cosine": memorisation(embed(model, fake_s, dev) - centre, e_train - centre,
-                                          embed(model, splits.val, dev) - centre, "cosine")}
-    res["memorisation"] = {k: {kk: vv for kk, vv in v.items() if not isinstance(vv, np.ndarray)}
-                           for k, v in mem.items()}
+    mem = {
+        "pixel_l2": memorisation(flat(fake_s), flat(splits.train), flat(splits.val), "l2"),
+        "feature_cosine": memorisation(
+            embed(model, fake_s, dev) - centre, e_train - centre, embed(model, splits.val, dev) - centre, "cosine"
+        ),
+    }
+    res["memorisation"] = {
+        k: {kk: vv for kk, vv in v.items() if not isinstance(vv, np.ndarray)} for k, v in mem.items()
+    }
     # label fidelity: the real-only classifier's verdict on each synthetic image
     p = predict(model, synthetic, dev)
     y = synthetic.labels.numpy()
-    res["label_fidelity"] = {c: float(((p >= thr).astype(int) == label)[y == label].mean())
-                             for label, c in enumerate(CLASSES) if (y == label).any()}
+    res["label_fidelity"] = {
+        c: float(((p >= thr).astype(int) == label)[y == label].mean())
+        for label, c in enumerate(CLASSES)
+        if (y == label).any()
+    }
     (out / "review.json").write_text(json.dumps(res, indent=2) + "\n")
-    np.savez_compressed(out / "review_arrays.npz", p_synthetic=p, y_synthetic=y, fake_index=np.arange(len(fake_s)),
-                        **{f"{k}_{kk}": v[kk] for k, v in mem.items() for kk in ("fake_dist", "fake_nn",
-                                                                                   "heldout_dist")})
+    np.savez_compressed(
+        out / "review_arrays.npz",
+        p_synthetic=p,
+        y_synthetic=y,
+        fake_index=np.arange(len(fake_s)),
+        **{f"{k}_{kk}": v[kk] for k, v in mem.items() for kk in ("fake_dist", "fake_nn", "heldout_dist")},
+    )
     return {**res, "_mem": mem, "_fake": fake_s, "_p": p, "_model": model}
 
 
@@ -168,8 +204,10 @@ def inception_distances(real: ImageSet, fake: ImageSet, n: int = 1000, device: s
     try:
         net = torchvision.models.inception_v3(weights=torchvision.models.Inception_V3_Weights.DEFAULT)
     except Exception as e:  # noqa: BLE001 - no network, no cached weights, ...
-        return {"skipped": f"Inception-v3 weights could not be loaded ({type(e).__name__}); this part runs where "
-                           "torchvision can download them (Colab) or finds them in ~/.cache/torch."}
+        return {
+            "skipped": f"Inception-v3 weights could not be loaded ({type(e).__name__}); this part runs where "
+            "torchvision can download them (Colab) or finds them in ~/.cache/torch."
+        }
     dev = pick_device(device)
     net.fc = torch.nn.Identity()
     net = net.to(dev).eval()
@@ -178,10 +216,11 @@ def inception_distances(real: ImageSet, fake: ImageSet, n: int = 1000, device: s
     def feats(ds: ImageSet) -> np.ndarray:
         out = []
         for s in range(0, min(n, len(ds)), 64):
-            x = ds.images[s:min(n, s + 64)].to(dev).float().div(255).expand(-1, 3, -1, -1)
+            x = ds.images[s : min(n, s + 64)].to(dev).float().div(255).expand(-1, 3, -1, -1)
             x = F.interpolate(x, size=(299, 299), mode="bilinear", align_corners=False)
             x = (x - torch.tensor([0.485, 0.456, 0.406], device=dev).view(1, 3, 1, 1)) / torch.tensor(
-                [0.229, 0.224, 0.225], device=dev).view(1, 3, 1, 1)
+                [0.229, 0.224, 0.225], device=dev
+            ).view(1, 3, 1, 1)
             out.append(net(x).float().cpu())
         return torch.cat(out).numpy().astype(np.float64)
 

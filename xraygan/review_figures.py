@@ -31,12 +31,25 @@ def plot_intensity_compare(real: ImageSet, fake: ImageSet) -> Figure:
         r, f = real.of_class(label).images.float(), fake.of_class(label).images.float()
         ax = axes[label, 0]
         ax.hist(r.flatten().numpy(), bins=64, density=True, histtype="step", lw=1.5, label="real", color="k")
-        ax.hist(f.flatten().numpy(), bins=64, density=True, histtype="step", lw=1.5, label="synthetic",
-                color=class_colors()[c])
+        ax.hist(
+            f.flatten().numpy(),
+            bins=64,
+            density=True,
+            histtype="step",
+            lw=1.5,
+            label="synthetic",
+            color=class_colors()[c],
+        )
         ax.set_title(f"{c}: pixel intensity")
         ax.legend()
-        for j, (img, t, cmap) in enumerate(((r.mean(0), "real mean", "gray"), (f.mean(0), "synthetic mean", "gray"),
-                                             (r.std(0), "real std", "magma"), (f.std(0), "synthetic std", "magma"))):
+        for j, (img, t, cmap) in enumerate(
+            (
+                (r.mean(0), "real mean", "gray"),
+                (f.mean(0), "synthetic mean", "gray"),
+                (r.std(0), "real std", "magma"),
+                (f.std(0), "synthetic std", "magma"),
+            )
+        ):
             a = axes[label, 1 + j]
             a.imshow(img[0], cmap=cmap, vmin=0, vmax=255 if cmap == "gray" else 100)
             a.set_title(t)
@@ -46,8 +59,15 @@ def plot_intensity_compare(real: ImageSet, fake: ImageSet) -> Figure:
 
 
 @torch.no_grad()
-def plot_interpolations(G: torch.nn.Module, label: int | None, seed: int = 0, rows: int = 4, steps: int = 8,
-                        name: str = "03_interpolation", between_classes: bool = False) -> Figure:
+def plot_interpolations(
+    G: torch.nn.Module,
+    label: int | None,
+    seed: int = 0,
+    rows: int = 4,
+    steps: int = 8,
+    name: str = "03_interpolation",
+    between_classes: bool = False,
+) -> Figure:
     """Linear paths in latent space (or, for a conditional G, from NORMAL to PNEUMONIA at fixed noise)."""
     g = torch.Generator().manual_seed(seed)
     dev = next(G.parameters()).device
@@ -58,7 +78,7 @@ def plot_interpolations(G: torch.nn.Module, label: int | None, seed: int = 0, ro
     if G.n_classes:
         if between_classes:  # interpolate the class embedding instead of the noise
             e = G.embed.weight  # (2, nz)
-            emb = (e[0] * (1 - t.view(-1, 1).to(dev)) + e[1] * t.view(-1, 1).to(dev))  # (steps, nz)
+            emb = e[0] * (1 - t.view(-1, 1).to(dev)) + e[1] * t.view(-1, 1).to(dev)  # (steps, nz)
             x = G.net(torch.cat([z, emb.repeat(rows, 1)], 1)[:, :, None, None])
         else:
             y = torch.full((rows * steps,), label or 0, device=dev)
@@ -66,8 +86,14 @@ def plot_interpolations(G: torch.nn.Module, label: int | None, seed: int = 0, ro
     else:
         x = G(z)
     fig, ax = plt.subplots(figsize=(steps * 1.3, rows * 1.4))
-    show_grid(ax, x.float().cpu(), "NORMAL → PNEUMONIA (class embedding)" if between_classes else
-              f"latent interpolation, {CLASSES[label] if label is not None else ''}", steps)
+    show_grid(
+        ax,
+        x.float().cpu(),
+        "NORMAL → PNEUMONIA (class embedding)"
+        if between_classes
+        else f"latent interpolation, {CLASSES[label] if label is not None else ''}",
+        steps,
+    )
     return save(fig, name)
 
 
@@ -76,8 +102,9 @@ def plot_memorisation(mem: dict, fake: ImageSet, train: ImageSet, n_pairs: int =
     m = mem["pixel_l2"]
     fig = plt.figure(figsize=(14, 6))
     ax = fig.add_subplot(1, 3, 1)
-    bins = np.linspace(min(m["fake_dist"].min(), m["heldout_dist"].min()),
-                       max(m["fake_dist"].max(), m["heldout_dist"].max()), 40)
+    bins = np.linspace(
+        min(m["fake_dist"].min(), m["heldout_dist"].min()), max(m["fake_dist"].max(), m["heldout_dist"].max()), 40
+    )
     ax.hist(m["heldout_dist"], bins, density=True, alpha=0.5, label="held-out real (val) → train")
     ax.hist(m["fake_dist"], bins, density=True, alpha=0.5, label="synthetic → train")
     ax.axvline(m["threshold"], color="r", ls="--", label="flag: 1st percentile of held-out")
@@ -108,8 +135,7 @@ def plot_distance_scale(res: dict) -> Figure:
 def plot_label_fidelity(p: np.ndarray, y: np.ndarray, threshold: float) -> Figure:
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for label, c in enumerate(CLASSES):
-        ax.hist(p[y == label], bins=np.linspace(0, 1, 41), alpha=0.6, label=f"synthetic {c}",
-                color=class_colors()[c])
+        ax.hist(p[y == label], bins=np.linspace(0, 1, 41), alpha=0.6, label=f"synthetic {c}", color=class_colors()[c])
     ax.axvline(threshold, color="k", ls="--", label=f"classifier threshold {threshold:.2f}")
     ax.set_xlabel("P(PNEUMONIA) from the real-only classifier")
     ax.set_ylabel("synthetic images")
@@ -122,8 +148,9 @@ def plot_grad_cam(model: torch.nn.Module, real: ImageSet, fake: ImageSet, n: int
     g = torch.Generator().manual_seed(seed)
     dev = next(model.parameters()).device
     fig, axes = plt.subplots(4, n, figsize=(2.6 * n, 11))
-    for r, (ds, kind, label) in enumerate(((real, "real", 0), (fake, "synthetic", 0), (real, "real", 1),
-                                           (fake, "synthetic", 1))):
+    for r, (ds, kind, label) in enumerate(
+        ((real, "real", 0), (fake, "synthetic", 0), (real, "real", 1), (fake, "synthetic", 1))
+    ):
         d = ds.of_class(label)
         x = d.images[torch.randperm(len(d), generator=g)[:n]]
         cam = grad_cam(model, x.to(dev).float() / 127.5 - 1, torch.full((len(x),), label)).cpu()

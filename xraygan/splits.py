@@ -55,8 +55,7 @@ def patient_split(ds: ImageSet, val_fraction: float, seed: int) -> tuple[ImageSe
             val_patients.add(patients[j])
             taken += counts[patients[j]]
     is_val = torch.tensor([p in val_patients for p in ds.patients])
-    return (ds.subset(torch.nonzero(~is_val).flatten(), "train"),
-            ds.subset(torch.nonzero(is_val).flatten(), "val"))
+    return (ds.subset(torch.nonzero(~is_val).flatten(), "train"), ds.subset(torch.nonzero(is_val).flatten(), "val"))
 
 
 def legacy_split(ds: ImageSet, per_class: int, seed: int) -> tuple[ImageSet, ImageSet]:

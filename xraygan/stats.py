@@ -27,12 +27,24 @@ def paired_difference(a, b, level: float = 0.95, n_resamples: int = 5000, seed: 
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     d = a - b
     d = d[~np.isnan(d)]
-    out = {"n": len(d), "mean": float(d.mean()) if len(d) else float("nan"), "low": float("nan"),
-           "high": float("nan"), "p_wilcoxon": float("nan"), "p_ttest": float("nan"),
-           "sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan")}
+    out = {
+        "n": len(d),
+        "mean": float(d.mean()) if len(d) else float("nan"),
+        "low": float("nan"),
+        "high": float("nan"),
+        "p_wilcoxon": float("nan"),
+        "p_ttest": float("nan"),
+        "sd": float(d.std(ddof=1)) if len(d) > 1 else float("nan"),
+    }
     if len(d) >= 3 and np.ptp(d) > 0:
-        res = stats.bootstrap((d,), np.mean, confidence_level=level, n_resamples=n_resamples,
-                              method="BCa", random_state=np.random.default_rng(seed))
+        res = stats.bootstrap(
+            (d,),
+            np.mean,
+            confidence_level=level,
+            n_resamples=n_resamples,
+            method="BCa",
+            random_state=np.random.default_rng(seed),
+        )
         out["low"], out["high"] = float(res.confidence_interval.low), float(res.confidence_interval.high)
         out["p_wilcoxon"] = float(stats.wilcoxon(d).pvalue)
         out["p_ttest"] = float(stats.ttest_1samp(d, 0.0).pvalue)

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from xraygan.classifier import GuardedTest, evaluate_test, predict, train_classifier
 from xraygan.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
@@ -24,6 +23,7 @@ from xraygan.device import pick_device
 from xraygan.export import export_synthetic, load_synthetic
 from xraygan.gan_runs import train_gans
 from xraygan.imageset import ImageSet
+from xraygan.progress import tqdm
 from xraygan.splits import fraction_subset
 
 
@@ -39,9 +39,12 @@ def gan_config(preset_name: str, study: StudyConfig, fraction: float):
     cfg = preset(preset_name, "gan")
     if fraction < 1 and study.gan_steps:
         steps = study.gan_steps
-        cfg = dataclasses.replace(cfg, steps=steps, sample_every=max(cfg.log_every, steps // 4 // cfg.log_every
-                                                                     * cfg.log_every),
-                                  ckpt_every=max(cfg.log_every, steps // 2 // cfg.log_every * cfg.log_every))
+        cfg = dataclasses.replace(
+            cfg,
+            steps=steps,
+            sample_every=max(cfg.log_every, steps // 4 // cfg.log_every * cfg.log_every),
+            ckpt_every=max(cfg.log_every, steps // 2 // cfg.log_every * cfg.log_every),
+        )
     return cfg
 
 
@@ -55,8 +58,15 @@ def _pool_size(real: ImageSet) -> int:
     return max(n0, n1, abs(n1 - n0))
 
 
-def prepare_gans(preset_name: str, study: StudyConfig, splits: Splits, runs: Path, device: str | None = None,
-                 progress: bool = True, data: DataConfig | None = None) -> None:
+def prepare_gans(
+    preset_name: str,
+    study: StudyConfig,
+    splits: Splits,
+    runs: Path,
+    device: str | None = None,
+    progress: bool = True,
+    data: DataConfig | None = None,
+) -> None:
     """Train (or resume) the GANs each (fraction, subset) needs and export their synthetic pools."""
     kinds = needed_gans(study)
     if not kinds:
@@ -65,26 +75,31 @@ def prepare_gans(preset_name: str, study: StudyConfig, splits: Splits, runs: Pat
     jobs = [(f, s) for f in study.fractions for s in range(study.subsets)]
     if study.workers > 1 and data is not None:  # GANs in parallel processes first (side by side on one GPU)
         gan_jobs = [(preset_name, study, f, s, (m,), str(runs), device) for f, s in jobs for m in modes]
-        with mp.get_context("spawn").Pool(min(study.workers, len(gan_jobs)), _worker_init,
-                                          (preset_name, study, data, str(runs), device)) as pool:
-            for _ in tqdm(pool.imap_unordered(_gan_job, gan_jobs), total=len(gan_jobs), desc="GANs",
-                          disable=not progress):
+        with mp.get_context("spawn").Pool(
+            min(study.workers, len(gan_jobs)), _worker_init, (preset_name, study, data, str(runs), device)
+        ) as pool:
+            for _ in tqdm(
+                pool.imap_unordered(_gan_job, gan_jobs), total=len(gan_jobs), desc="GANs", disable=not progress
+            ):
                 pass
     for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress):
         real = fraction_subset(splits.train, f, s)
         root = gan_dir(runs, f, s)
         got = train_gans(gan_config(preset_name, study, f), real, root, modes, device, progress=False)
         n = _pool_size(real)
-        sources = {"dcgan": {0: got.get("NORMAL"), 1: got.get("PNEUMONIA")},
-                   "cgan": got.get("conditional")}
+        sources = {"dcgan": {0: got.get("NORMAL"), 1: got.get("PNEUMONIA")}, "cgan": got.get("conditional")}
         for kind, src in sources.items():
             out = root / f"pool_{kind}"
             if kind in kinds and not (out / "synthetic.pt").exists():
                 export_synthetic(src, n, out, seed=s, device=device, pngs=False)
 
 
-def build_training_set(cond_name: str, real: ImageSet, pools: dict[str, ImageSet], seed: int,
-                       ) -> tuple[ImageSet, ImageSet | None, dict]:
+def build_training_set(
+    cond_name: str,
+    real: ImageSet,
+    pools: dict[str, ImageSet],
+    seed: int,
+) -> tuple[ImageSet, ImageSet | None, dict]:
     """(training set, pretraining set or None, counts added per class) for one condition."""
     c = parse_condition(cond_name)
     if c.kind in ("baseline", "classic_aug", "class_weighted"):
@@ -98,8 +113,17 @@ def build_training_set(cond_name: str, real: ImageSet, pools: dict[str, ImageSet
     return real, syn, {0: 0, 1: 0}  # pretrain: synthetic first, then the real images
 
 
-def run_cell(preset_name: str, study: StudyConfig, splits: Splits, runs: Path, fraction: float, condition: str,
-             seed: int, device: str | None = None, pools_cache: dict | None = None) -> dict:
+def run_cell(
+    preset_name: str,
+    study: StudyConfig,
+    splits: Splits,
+    runs: Path,
+    fraction: float,
+    condition: str,
+    seed: int,
+    device: str | None = None,
+    pools_cache: dict | None = None,
+) -> dict:
     """Train one classifier for (fraction, condition, seed) and return its result row."""
     t0 = time.time()
     subset = seed % study.subsets
@@ -114,17 +138,31 @@ def run_cell(preset_name: str, study: StudyConfig, splits: Splits, runs: Path, f
         pools[c.gan] = cache[key]
     train, pre, added = build_training_set(condition, real, pools, seed)
     base = preset(preset_name, "classifier")
-    cfg = dataclasses.replace(base, seed=seed, augment=c.kind == "classic_aug",
-                              class_weighted=c.kind == "class_weighted")
+    cfg = dataclasses.replace(
+        base, seed=seed, augment=c.kind == "classic_aug", class_weighted=c.kind == "class_weighted"
+    )
     pre_steps = int(cfg.steps * study.pretrain_share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
     tc = train_classifier(cfg, train, splits.val, device, pretrain=pre, pretrain_steps=pre_steps, progress=False)
     test = GuardedTest(splits.test)
-    row = {"preset": preset_name, "fraction": fraction, "condition": condition, "seed": seed, "subset": subset,
-           "n_real_normal": int((real.labels == 0).sum()), "n_real_pneumonia": int((real.labels == 1).sum()),
-           "n_added_normal": added[0], "n_added_pneumonia": added[1],
-           "n_pretrain": len(pre) if pre is not None else 0, "best_step": tc.best_step, "threshold": tc.threshold,
-           **tc.val, **evaluate_test(tc, test, device), "test_reads": test.reads,
-           "seconds": round(time.time() - t0, 2), "device": str(pick_device(device))}
+    row = {
+        "preset": preset_name,
+        "fraction": fraction,
+        "condition": condition,
+        "seed": seed,
+        "subset": subset,
+        "n_real_normal": int((real.labels == 0).sum()),
+        "n_real_pneumonia": int((real.labels == 1).sum()),
+        "n_added_normal": added[0],
+        "n_added_pneumonia": added[1],
+        "n_pretrain": len(pre) if pre is not None else 0,
+        "best_step": tc.best_step,
+        "threshold": tc.threshold,
+        **tc.val,
+        **evaluate_test(tc, test, device),
+        "test_reads": test.reads,
+        "seconds": round(time.time() - t0, 2),
+        "device": str(pick_device(device)),
+    }
     # test probabilities (3 decimals) for ROC curves and confusion matrices; no second test read
     p = predict(tc.model, test._ds, next(tc.model.parameters()).device)
     row["test_probs"] = [round(float(x), 3) for x in p]
@@ -136,8 +174,14 @@ _W: dict = {}
 
 def _worker_init(preset_name: str, study: StudyConfig, data: DataConfig, runs: str, device: str | None) -> None:
     torch.set_num_threads(1)
-    _W.update(preset=preset_name, study=study, splits=load_splits(data, progress=False), runs=Path(runs),
-              device=device, pools={})
+    _W.update(
+        preset=preset_name,
+        study=study,
+        splits=load_splits(data, progress=False),
+        runs=Path(runs),
+        device=device,
+        pools={},
+    )
 
 
 def _gan_job(job: tuple) -> None:
@@ -147,8 +191,9 @@ def _gan_job(job: tuple) -> None:
 
 
 def _worker_run(cell: tuple[float, str, int]) -> dict:
-    return run_cell(_W["preset"], _W["study"], _W["splits"], _W["runs"], *cell, device=_W["device"],
-                    pools_cache=_W["pools"])
+    return run_cell(
+        _W["preset"], _W["study"], _W["splits"], _W["runs"], *cell, device=_W["device"], pools_cache=_W["pools"]
+    )
 
 
 def read_rows(path: str | Path) -> list[dict]:
@@ -164,17 +209,33 @@ def read_rows(path: str | Path) -> list[dict]:
     return rows
 
 
-def run_study(preset_name: str, data: DataConfig, results: str | Path, runs: str | Path,
-              study: StudyConfig | None = None, device: str | None = None, progress: bool = True) -> pd.DataFrame:
+def run_study(
+    preset_name: str,
+    data: DataConfig,
+    results: str | Path,
+    runs: str | Path,
+    study: StudyConfig | None = None,
+    device: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Run (or resume) the sweep; returns one row per trained model and writes runs.jsonl/runs.csv,
     config.json and summary tables in `results`."""
     study = study or preset(preset_name, "study")
     results, runs = Path(results), Path(runs)
     results.mkdir(parents=True, exist_ok=True)
-    (results / "config.json").write_text(json.dumps(
-        {"preset": preset_name, "study": to_dict(study), "data": to_dict(data),
-         "classifier": to_dict(preset(preset_name, "classifier")),
-         "gan": {f"{f:g}": to_dict(gan_config(preset_name, study, f)) for f in study.fractions}}, indent=2) + "\n")
+    (results / "config.json").write_text(
+        json.dumps(
+            {
+                "preset": preset_name,
+                "study": to_dict(study),
+                "data": to_dict(data),
+                "classifier": to_dict(preset(preset_name, "classifier")),
+                "gan": {f"{f:g}": to_dict(gan_config(preset_name, study, f)) for f in study.fractions},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     splits = load_splits(data, progress=progress)
     prepare_gans(preset_name, study, splits, runs, device, progress, data)
     store = results / "runs.jsonl"
@@ -182,10 +243,16 @@ def run_study(preset_name: str, data: DataConfig, results: str | Path, runs: str
     if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line before appending
         store.write_text("".join(json.dumps(r) + "\n" for r in finished))
     done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
-    cells = [(f, c, s) for f in study.fractions for s in range(study.seeds) for c in study.conditions
-             if cell_key(f, c, s) not in done]
+    cells = [
+        (f, c, s)
+        for f in study.fractions
+        for s in range(study.seeds)
+        for c in study.conditions
+        if cell_key(f, c, s) not in done
+    ]
     bar = tqdm(total=len(cells), desc=f"study {preset_name}", disable=not progress)
     with open(store, "a") as out:
+
         def keep(row: dict) -> None:
             out.write(json.dumps(row) + "\n")
             out.flush()
