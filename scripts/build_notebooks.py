@@ -40,8 +40,8 @@ def code(s: str, tags: list[str] | None = None) -> nbf.NotebookNode:
 
 
 def header(title: str, intro: str, imports: str) -> list[nbf.NotebookNode]:
-    badge = (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-             f"(https://colab.research.google.com/github/xraygan/xraygan/blob/main/notebooks/{{nb}})")
+    badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+             "(https://colab.research.google.com/github/xraygan/xraygan/blob/main/notebooks/{nb})")
     return [md(f"# {title}\n\n{badge}\n\n{intro}"), code(COLAB), code(imports), code(PARAMS, ["parameters"])]
 
 
@@ -93,13 +93,16 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
             "inputs of the discriminator, Zhao et al. 2020) and an exponential moving average of the "
             "generator's weights for sampling. Training resumes exactly from the run folder's checkpoint, so "
             "a lost Colab runtime costs at most `ckpt_every` steps.",
-            "import dataclasses\nimport xraygan\nfrom xraygan import gan_runs\nfrom xraygan.config import DataConfig, preset\n"
+            "import dataclasses\nimport xraygan\nfrom xraygan import gan_runs\n"
+            "from xraygan.config import DataConfig, preset\n"
             "from xraygan.gan import plot_losses\nfrom xraygan.figures import save\nfrom xraygan.study import gan_dir"),
     md("## Configure\nThe preset fixes widths and step budget: `cpu` uses ngf = ndf = 32 (chosen by "
        "measurement: about 118 training images/s on 2 cores, against 40 for the standard width 64), "
        "`colab` the standard DCGAN widths. Override any field with `dataclasses.replace`."),
-    code("cfg = preset(PRESET, 'gan')\nMODES = ('per_class',) if PRESET in ('cpu', 'smoke') else ('per_class', 'conditional')\n"
-         "RUNS = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)  # shared with notebook 04's full-data cell\ncfg, MODES, RUNS"),
+    code("cfg = preset(PRESET, 'gan')\n"
+         "MODES = ('per_class',) if PRESET in ('cpu', 'smoke') else ('per_class', 'conditional')\n"
+         "RUNS = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)  # shared with notebook 04's full-data cell\n"
+         "cfg, MODES, RUNS"),
     code("splits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\nsplits.train.class_counts()"),
     md("## Train (or resume)\nA progress bar shows the losses and the discriminator's mean outputs D(x) on real and "
        "D(G(z)) on fake images. If the run folder already holds a finished checkpoint, this cell returns at once."),
@@ -117,12 +120,15 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
        "Notebook 03 checks more formally whether the fakes copy training images and how far they are from "
        "real ones."),
     code("gan_runs.plot_fake_vs_real({k: v for k, v in runs.items() if k != 'conditional'}, splits.train, seed=SEED);"),
-    code("if 'conditional' in runs:\n    gan_runs.plot_fake_vs_real({'conditional': runs['conditional']}, splits.train, seed=SEED, tag='conditional')"),
+    code("if 'conditional' in runs:\n"
+         "    gan_runs.plot_fake_vs_real({'conditional': runs['conditional']}, splits.train, seed=SEED, "
+         "tag='conditional')"),
     md("## Export\nSynthetic images for notebooks 03 and 04: PNGs in the Kaggle layout with a `manifest.csv` "
        "(file, class, seed, checkpoint, step) and a uint8 tensor file. Each image records its seed; the "
        "same seed gives the same image."),
     code("from xraygan.export import export_synthetic\nN = preset(PRESET, 'export_per_class')\n"
-         "synthetic = export_synthetic({0: runs['NORMAL'], 1: runs['PNEUMONIA']}, N, RUNS / 'export_per_class', seed=SEED)\n"
+         "synthetic = export_synthetic({0: runs['NORMAL'], 1: runs['PNEUMONIA']}, N, RUNS / 'export_per_class', "
+         "seed=SEED)\n"
          "synthetic.class_counts(), RUNS / 'export_per_class'"),
 ]
 
@@ -134,13 +140,15 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
             "This notebook reads the run folder written by notebook 02; it trains only the small real-only "
             "reference classifier it needs (cached in the review folder).",
             "import json\nimport shutil\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
-            "from xraygan.config import DataConfig, preset\nfrom xraygan.export import load_discriminator, load_generator\n"
+            "from xraygan.config import DataConfig, preset\n"
+            "from xraygan.export import load_discriminator, load_generator\n"
             "from xraygan.review import inception_distances, load_synthetic_folder, review\n"
             "from xraygan.study import gan_dir, results_dir"),
     md("## Inputs\nThe exported synthetic images of the per-class DCGANs (notebook 02) and the real data. The "
        "held-out reference for memorisation is the patient-grouped validation split: real images of children "
        "the GAN never saw."),
-    code("RUN = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)\nsplits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\n"
+    code("RUN = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)\n"
+         "splits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\n"
          "synthetic = load_synthetic_folder(RUN / 'export_per_class')\nsynthetic.class_counts()"),
     md("## Looking\nSide by side, per class. Then pixel histograms and the mean and standard-deviation images: a GAN "
        "that matches the mean but has a much smaller standard deviation is producing too little variety."),
@@ -176,7 +184,8 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
        "shortcut. Then the DCGAN discriminator's most active feature maps at its second stage on a real and a "
        "synthetic image: the original plan's question of what the discriminator attends to."),
     code("rf.plot_grad_cam(res['_model'], splits.test, synthetic, seed=SEED);"),
-    code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n    rf.plot_discriminator_maps(load_discriminator(RUN / c), "
+    code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n"
+         "    rf.plot_discriminator_maps(load_discriminator(RUN / c), "
          "splits.train, synthetic, label)"),
     md("The review JSON is written to the run folder (`review/review.json`) and copied beside the study results "
        "(`results/<preset>/review.json`, committed); `python -m xraygan review --real DATA "
@@ -214,7 +223,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "training split, run on one GPU; see `results/colab/config.json` for every setting). Metrics are in "
        "percent except AUC; brackets are 95 % confidence intervals over seeds."),
     code("rep = results_dir(REPORT)\ndf = load_results(rep) if (rep / 'runs.jsonl').exists() else df_run\n"
-         "summary = analysis.summary_table(df)\nprint(len(df), 'trained models; test reads per model:', set(df.test_reads))\n"
+         "summary = analysis.summary_table(df)\n"
+         "print(len(df), 'trained models; test reads per model:', set(df.test_reads))\n"
          "analysis.pivot_ci(summary, 'test_balanced_accuracy')"),
     code("analysis.pivot_ci(summary, 'test_accuracy')"),
     code("analysis.pivot_ci(summary, 'test_auc')"),
@@ -237,7 +247,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     md("ROC curves (every seed) and confusion matrices (averaged over seeds, at the validation-chosen threshold) "
        "for the main comparison at the smallest fraction: baseline, duplicate-real control, per-class DCGAN."),
     code("y_test = xraygan.load_splits(DataConfig(root=DATA, seed=SEED)).test.labels.numpy()\n"
-         "f0 = min(df.fraction)\nmain = [c for c in ('baseline', 'dup_real_100', 'dcgan_100') if c in set(df.condition)]\n"
+         "f0 = min(df.fraction)\n"
+         "main = [c for c in ('baseline', 'dup_real_100', 'dcgan_100') if c in set(df.condition)]\n"
          "analysis.plot_roc_confusion(df, y_test, f0, main);"),
     md("## Validation is not test\nThe validation split comes from the training distribution (by patient); the "
        "test split was collected differently. Validation AUC is near 1 while test AUC is lower, and the "

@@ -11,5 +11,5 @@ export XRAYGAN_FIGURES=$scratch/figures XRAYGAN_RUNS=$scratch/runs XRAYGAN_RESUL
 if [ -z "${XRAYGAN_DATA:-}" ] && [ -d ../shared/data/chest_xray_224 ]; then
   export XRAYGAN_DATA=$PWD/../shared/data/chest_xray_224
 fi
-ruff check xraygan tests benchmarks
+ruff check .
 python -m pytest -q tests --nbval-lax --nbval-current-env notebooks "$@"
