@@ -97,7 +97,8 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
             "from xraygan.config import DataConfig, preset\n"
             "from xraygan.gan import plot_losses\nfrom xraygan.figures import save\nfrom xraygan.study import gan_dir"),
     md("## Configure\nThe preset fixes widths and step budget: `cpu` uses ngf = ndf = 32 (chosen by "
-       "measurement: about 118 training images/s on 2 cores, against 40 for the standard width 64), "
+       "measurement: about 3× the training images/s of the standard width 64 on 2 cores, 353 against 116; "
+       "see `benchmarks/README.md`), "
        "`colab` the standard DCGAN widths. Override any field with `dataclasses.replace`."),
     code("cfg = preset(PRESET, 'gan')\n"
          "MODES = ('per_class',) if PRESET in ('cpu', 'smoke') else ('per_class', 'conditional')\n"

@@ -84,6 +84,9 @@ def test_stats_known_answers() -> None:
     d = paired_difference(b + 3 + rng.normal(0, 0.5, 40), b)
     assert d["low"] < 3 < d["high"] and d["p_wilcoxon"] < 1e-6 and d["n"] == 40
     assert paired_difference(b + rng.normal(0, 1, 40), b)["low"] < 0
+    # three pairs: the interval is at least the Student-t one (a bootstrap alone would give about [4, 6])
+    few = paired_difference(np.array([74.0, 75.0, 76.0]) + np.array([4.0, 5.0, 6.0]), np.array([74.0, 75.0, 76.0]))
+    assert few["low"] == pytest.approx(5 - 4.302653 / np.sqrt(3), 1e-5) and few["high"] >= 5 + 2.48
     assert 25 <= seeds_needed(sd=7.5, delta=3.0, power=0.5) <= 28  # a 95 % CI half-width of 3 points
     assert seeds_needed(7.5, 3.0) > seeds_needed(7.5, 6.0)
 

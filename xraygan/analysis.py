@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 from sklearn.metrics import roc_curve
 
 from xraygan.conditions import parse_condition
@@ -117,6 +118,15 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _fraction_axis(ax, fractions: list[float]) -> None:
+    """Log-scaled x axis labelled only at the study's fractions, in percent."""
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticks(fractions)
+    ax.set_xticklabels([f"{f:.0%}" for f in fractions])
+    ax.set_xlim(min(fractions) / 1.5, max(fractions) * 1.5)
+
+
 def plot_metric_vs_fraction(
     df: pd.DataFrame,
     metric: str = "test_balanced_accuracy",
@@ -132,24 +142,24 @@ def plot_metric_vs_fraction(
         d = t[t.condition == c].sort_values("fraction")
         ax.plot(d.fraction, d[metric], "o-", color=col, label=c, lw=1.6, ms=4)
         ax.fill_between(d.fraction, d[f"{metric} low"], d[f"{metric} high"], color=col, alpha=0.12)
-    ax.set_xscale("log")
-    ax.set_xticks(sorted(set(t.fraction)))
-    ax.set_xticklabels([f"{f:.0%}" for f in sorted(set(t.fraction))])
+    _fraction_axis(ax, sorted(set(t.fraction)))
     ax.set_xlabel("fraction of the training split (real images)")
     ax.set_ylabel(metric.replace("test_", "test ").replace("_", " ") + (" (%)" if "auc" not in metric else ""))
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return save(fig, name)
 
 
 def plot_gains(paired: pd.DataFrame, metric: str = "test_balanced_accuracy", name: str = "04_gains") -> Figure:
     """Paired gain of each augmenting condition over the baseline and over its duplicate-real control."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), sharey=True, layout="constrained")
+    every = sorted(set(paired.condition))
+    color = dict(zip(every, sns.color_palette("tab10", len(every))))  # one colour per condition in both panels
     for ax, versus in zip(axes, ("baseline", "dup_real")):
         d = paired[paired.versus.str.startswith(versus)]
         conds = sorted(set(d.condition))
-        pal = sns.color_palette("tab10", len(conds))
-        for k, (col, c) in enumerate(zip(pal, conds)):
+        for k, c in enumerate(conds):
+            col = color[c]
             e = d[d.condition == c].sort_values("fraction")
             x = e.fraction * (1 + 0.04 * (k - len(conds) / 2))  # dodge
             ax.errorbar(
@@ -165,14 +175,11 @@ def plot_gains(paired: pd.DataFrame, metric: str = "test_balanced_accuracy", nam
             )
         ax.axhline(0, color="k", lw=0.8)
         ax.axhline(3, color="r", lw=0.8, ls="--", label="+3 points goal")
-        ax.set_xscale("log")
-        fr = sorted(set(paired.fraction))
-        ax.set_xticks(fr)
-        ax.set_xticklabels([f"{f:.0%}" for f in fr])
+        _fraction_axis(ax, sorted(set(paired.fraction)))
         ax.set_title(f"gain over {'the baseline' if versus == 'baseline' else 'the duplicate-real control'}")
         ax.set_xlabel("fraction of the training split")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
     axes[0].set_ylabel(f"paired difference, {metric.replace('test_', '').replace('_', ' ')} (points)")
     return save(fig, name)
 

@@ -133,9 +133,10 @@ class StudyConfig:
 
 
 # Named presets: smoke (CI, seconds), cpu (2 cores), colab (free T4), full (the complete grid).
-# GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment):
-# ngf=ndf=32 trains at ~118 images/s, 48 at ~71 and the standard 64 at ~40, so 32 is the widest that
-# gives a few thousand steps per class inside the main job's hour.
+# GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment on):
+# ngf=ndf=32 trains about 3x faster than the standard 64 (idle machine: 353 vs 116 images/s, see
+# benchmarks/README.md; an earlier, busier probe gave 118 / 71 / 40 images/s for 32 / 48 / 64), and it gives
+# recognisable chests in 1200 steps per class (about 3.5 min each), well inside the main job's hour.
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
         "gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10, ckpt_every=10),
