@@ -106,3 +106,11 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     monkeypatch.setattr(study_mod, "run_cell", lambda *a, **k: calls.append(a[4:7]) or real(*a, **k))
     df2 = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
     assert len(calls) == 2 and len(df2) == 6 and len(read_rows(tmp_path / "res" / "runs.jsonl")) == 6
+
+
+def test_full_training_split_is_one_subset(tmp_path: Path) -> None:
+    st = StudyConfig(fractions=(0.5, 1.0), seeds=2, subsets=2, conditions=("baseline", "dcgan_50"), gan_steps=10)
+    data = DataConfig(source="phantom", phantom_per_class=24)
+    df = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
+    assert set(df[df.fraction == 1.0].subset) == {0} and set(df[df.fraction == 0.5].subset) == {0, 1}
+    assert sorted(p.name for p in (tmp_path / "runs" / "gan").iterdir()) == ["f0.5_s0", "f0.5_s1", "f1_s0"]

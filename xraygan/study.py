@@ -31,6 +31,11 @@ def cell_key(fraction: float, condition: str, seed: int) -> str:
     return f"{fraction:g}|{condition}|{seed}"
 
 
+def subsets_at(study: StudyConfig, fraction: float) -> int:
+    """Training subsets drawn at a fraction: the full training split is one subset, however many are asked."""
+    return 1 if fraction >= 1.0 else study.subsets
+
+
 def gan_dir(runs: Path, fraction: float, subset: int) -> Path:
     return runs / "gan" / f"f{fraction:g}_s{subset}"
 
@@ -72,7 +77,7 @@ def prepare_gans(
     if not kinds:
         return
     modes = tuple(m for m, k in (("per_class", "dcgan"), ("conditional", "cgan")) if k in kinds)
-    jobs = [(f, s) for f in study.fractions for s in range(study.subsets)]
+    jobs = [(f, s) for f in study.fractions for s in range(subsets_at(study, f))]
     if study.workers > 1 and data is not None:  # GANs in parallel processes first (side by side on one GPU)
         gan_jobs = [(preset_name, study, f, s, (m,), str(runs), device) for f, s in jobs for m in modes]
         with mp.get_context("spawn").Pool(
@@ -126,7 +131,7 @@ def run_cell(
 ) -> dict:
     """Train one classifier for (fraction, condition, seed) and return its result row."""
     t0 = time.time()
-    subset = seed % study.subsets
+    subset = seed % subsets_at(study, fraction)
     real = fraction_subset(splits.train, fraction, subset)
     c = parse_condition(condition)
     pools: dict[str, ImageSet] = {}
