@@ -219,6 +219,9 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "sees (for the full training split, notebook 02's GANs are reused)."),
     code("df_run = run_study(PRESET, DataConfig(root=DATA, seed=SEED), results_dir(PRESET), runs_dir() / PRESET)\n"
          "analysis.pivot_ci(analysis.summary_table(df_run), 'test_balanced_accuracy')"),
+    md("This preset's paired gains over the baseline and over the duplicate-real control (mean and 95 % CI over "
+       "paired seeds). With a handful of seeds the intervals are wide; the larger grid below is the evidence."),
+    code("analysis.plot_gains(analysis.paired_table(df_run), 'test_balanced_accuracy', f'04_gains_{PRESET}');"),
     md("## The report: the largest committed grid\nThe rest of this notebook reads the committed results of the "
        "`REPORT` preset (by default `colab`: 9 conditions × 10 seeds, 2 training subsets, at 5 % and 25 % of the "
        "training split, run on one GPU; see `results/colab/config.json` for every setting). Metrics are in "
