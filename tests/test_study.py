@@ -114,3 +114,20 @@ def test_full_training_split_is_one_subset(tmp_path: Path) -> None:
     df = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
     assert set(df[df.fraction == 1.0].subset) == {0} and set(df[df.fraction == 0.5].subset) == {0, 1}
     assert sorted(p.name for p in (tmp_path / "runs" / "gan").iterdir()) == ["f0.5_s0", "f0.5_s1", "f1_s0"]
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_resnet18_option_is_one_channel_single_logit(size: int) -> None:
+    from xraygan.models import build_classifier
+
+    net = build_classifier("resnet18").eval()
+    x = torch.randn(3, 1, size, size)
+    assert net(x).shape == (3,) and net.embed(x).shape == (3, 512)
+    assert net.net.conv1.in_channels == 1
+
+
+def test_resnet18_classifier_learns_phantoms() -> None:
+    tr, va, te = (phantom_set(n, 64, seed=0, split=sp) for n, sp in ((120, "train"), (30, "val"), (40, "test")))
+    cfg = ClassifierConfig(model="resnet18", steps=60, batch_size=32, eval_every=30, lr=1e-3)
+    tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
+    assert evaluate_test(tc, GuardedTest(te), "cpu")["test_auc"] > 0.8
