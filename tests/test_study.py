@@ -131,3 +131,30 @@ def test_resnet18_classifier_learns_phantoms() -> None:
     cfg = ClassifierConfig(model="resnet18", steps=60, batch_size=32, eval_every=30, lr=1e-3)
     tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
     assert evaluate_test(tc, GuardedTest(te), "cpu")["test_auc"] > 0.8
+
+
+def test_resnet18_imagenet_weights_become_one_gray_filter(monkeypatch) -> None:
+    import torchvision
+
+    import xraygan.models as models_mod
+
+    rgb = torchvision.models.resnet18(weights=None).state_dict()  # stands in for the downloaded weights
+    monkeypatch.setattr(models_mod, "imagenet_resnet18_state", lambda: rgb)
+    net = models_mod.build_classifier("resnet18_imagenet")
+    assert torch.equal(net.net.conv1.weight, rgb["conv1.weight"].sum(1, keepdim=True))
+    assert torch.equal(net.net.layer4[1].conv2.weight, rgb["layer4.1.conv2.weight"])
+    x = torch.rand(2, 1, 64, 64)
+    assert net.eval()(x).shape == (2,)
+
+
+def test_resnet18_imagenet_offline_is_a_clear_error(monkeypatch) -> None:
+    import urllib.error
+
+    import xraygan.models as models_mod
+
+    def offline():
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(models_mod, "imagenet_resnet18_state", offline)
+    with pytest.raises(RuntimeError, match="model='resnet18'.*from scratch"):
+        models_mod.build_classifier("resnet18_imagenet")

@@ -90,7 +90,7 @@ class GANConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    model: str = "simple"  # simple: the original plan's CNN | resnet18 (from scratch)
+    model: str = "simple"  # simple: the original plan's CNN | resnet18 (from scratch) | resnet18_imagenet
     width: int = 32  # channels of the first SimpleCNN block
     steps: int = 1500  # optimisation steps: the same budget for every condition
     batch_size: int = 64
@@ -103,8 +103,8 @@ class ClassifierConfig:
     amp: bool = True  # bf16/fp16 autocast and channels_last on CUDA
 
     def __post_init__(self) -> None:
-        if self.model not in ("simple", "resnet18"):
-            raise ValueError(f"ClassifierConfig.model={self.model!r}: use 'simple' or 'resnet18'")
+        if self.model not in ("simple", "resnet18", "resnet18_imagenet"):
+            raise ValueError(f"ClassifierConfig.model={self.model!r}: use 'simple', 'resnet18' or 'resnet18_imagenet'")
         if self.steps < self.eval_every or self.eval_every < 1:
             raise ValueError(f"ClassifierConfig: steps ({self.steps}) must be >= eval_every ({self.eval_every}) >= 1")
 

@@ -119,13 +119,35 @@ class SimpleCNN(nn.Module):
         return self.head(self.embed(x)).flatten()  # (B,) logit of PNEUMONIA
 
 
-class ResNet18(nn.Module):
-    """torchvision ResNet-18 for 1-channel input, from scratch, single logit."""
+def imagenet_resnet18_state() -> dict[str, torch.Tensor]:
+    """torchvision's ImageNet ResNet-18 weights (downloaded once to ~/.cache/torch/hub/checkpoints)."""
+    return torchvision.models.ResNet18_Weights.IMAGENET1K_V1.get_state_dict(progress=True)
 
-    def __init__(self) -> None:
+
+class ResNet18(nn.Module):
+    """torchvision ResNet-18 for 1-channel input, single logit; from scratch, or from ImageNet weights with
+    the first convolution's RGB filters summed into one gray filter (a gray image repeated on R, G and B
+    gives the same response)."""
+
+    def __init__(self, imagenet: bool = False) -> None:
         super().__init__()
         net = torchvision.models.resnet18(weights=None, num_classes=1)
-        net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+        if imagenet:
+            try:
+                state = imagenet_resnet18_state()
+            except Exception as e:  # noqa: BLE001 - no network, blocked download, corrupt cache file ...
+                raise RuntimeError(
+                    f"ImageNet weights for ResNet-18 could not be loaded ({type(e).__name__}: {e}). Offline, use "
+                    "ClassifierConfig(model='resnet18') (from scratch), or copy resnet18-f37072fd.pth into "
+                    "~/.cache/torch/hub/checkpoints/ on a machine without network."
+                ) from e
+            state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+            state["conv1.weight"] = state["conv1.weight"].sum(1, keepdim=True)
+            net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
+            missing, unexpected = net.load_state_dict(state, strict=False)
+            assert set(missing) == {"fc.weight", "fc.bias"} and not unexpected, (missing, unexpected)
+        else:
+            net.conv1 = nn.Conv2d(1, 64, 7, 2, 3, bias=False)
         self.net = net
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
@@ -141,6 +163,6 @@ class ResNet18(nn.Module):
 def build_classifier(name: str, width: int = 32) -> nn.Module:
     if name == "simple":
         return SimpleCNN(width)
-    if name == "resnet18":
-        return ResNet18()
-    raise ValueError(f"classifier {name!r}: use 'simple' or 'resnet18'")
+    if name in ("resnet18", "resnet18_imagenet"):
+        return ResNet18(imagenet=name == "resnet18_imagenet")
+    raise ValueError(f"classifier {name!r}: use 'simple', 'resnet18' or 'resnet18_imagenet'")
