@@ -158,3 +158,19 @@ def test_resnet18_imagenet_offline_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(models_mod, "imagenet_resnet18_state", offline)
     with pytest.raises(RuntimeError, match="model='resnet18'.*from scratch"):
         models_mod.build_classifier("resnet18_imagenet")
+
+
+def test_seed_counts_per_fraction() -> None:
+    st = StudyConfig(fractions=(0.05, 1.0), seeds=(4, 2), conditions=("baseline",))
+    assert st.seeds_at(0.05) == 4 and st.seeds_at(1.0) == 2 and StudyConfig(seeds=5).seeds_at(1.0) == 5
+    with pytest.raises(ValueError, match="one per fraction"):
+        StudyConfig(fractions=(0.05, 1.0), seeds=(4, 2, 3))
+    with pytest.raises(ValueError, match=">= 2"):
+        StudyConfig(fractions=(0.05, 1.0), seeds=(4, 1))
+
+
+def test_sweep_trains_the_seed_count_of_each_fraction(tmp_path: Path) -> None:
+    st = StudyConfig(fractions=(0.5, 1.0), seeds=(3, 2), conditions=("baseline",))
+    data = DataConfig(source="phantom", phantom_per_class=24)
+    df = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
+    assert sorted(df[df.fraction == 0.5].seed) == [0, 1, 2] and sorted(df[df.fraction == 1.0].seed) == [0, 1]

@@ -86,6 +86,8 @@ def _study(a: argparse.Namespace) -> int:
         )
         if v is not None
     }
+    if a.fractions and a.seeds is None and isinstance(st.seeds, tuple):  # keep per-fraction seed counts
+        over["seeds"] = tuple(st.seeds_at(f) if f in st.fractions else max(st.seeds) for f in over["fractions"])
     st = dataclasses.replace(st, **over)
     if a.tables_only:
         from xraygan.study import load_results, write_tables

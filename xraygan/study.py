@@ -251,7 +251,7 @@ def run_study(
     cells = [
         (f, c, s)
         for f in study.fractions
-        for s in range(study.seeds)
+        for s in range(study.seeds_at(f))
         for c in study.conditions
         if cell_key(f, c, s) not in done
     ]
