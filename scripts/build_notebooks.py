@@ -140,7 +140,7 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
             "are they from real images on an X-ray network's features, and do they carry the label they claim. "
             "This notebook reads the run folder written by notebook 02; it trains only the small real-only "
             "reference classifier it needs (cached in the review folder).",
-            "import json\nimport shutil\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
+            "import json\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
             "from xraygan.config import DataConfig, preset\n"
             "from xraygan.export import load_discriminator, load_generator\n"
             "from xraygan.review import inception_distances, load_synthetic_folder, review\n"
@@ -166,7 +166,7 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
        "noised copy (a **ceiling**: clearly worse than real). Fréchet distance and KID: lower is better; precision "
        "(fakes inside the real manifold), recall (real variety covered), density and coverage: higher is better. "
        "With a few hundred to a thousand images per class, KID is the more trustworthy of the two distances."),
-    code("res = review(splits, synthetic, RUN / 'review', preset(PRESET, 'classifier'))\n"
+    code("res = review(splits, synthetic, RUN / 'review', preset(PRESET, 'classifier'), also_to=results_dir(PRESET))\n"
          "print(json.dumps({k: res[k] for k in ('fd', 'fd_floor', 'fd_ceiling', 'kid', 'kid_floor', 'kid_ceiling', "
          "'precision', 'recall', 'density', 'coverage', 'label_fidelity')}, indent=1))"),
     code("rf.plot_distance_scale(res);"),
@@ -191,8 +191,6 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
     md("The review JSON is written to the run folder (`review/review.json`) and copied beside the study results "
        "(`results/<preset>/review.json`, committed); `python -m xraygan review --real DATA "
        "--synthetic RUN/export_per_class` prints the same numbers from the command line."),
-    code("out = results_dir(PRESET)\nout.mkdir(parents=True, exist_ok=True)\n"
-         "shutil.copyfile(RUN / 'review' / 'review.json', out / 'review.json')\nout / 'review.json'"),
 ]
 
 NOTEBOOKS["04_augmentation_study.ipynb"] = [

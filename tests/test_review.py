@@ -93,3 +93,11 @@ def test_review_command_end_to_end(tmp_path: Path, kaggle_dir: Path, capsys) -> 
     for k in ("fd", "kid", "precision", "recall", "density", "coverage", "memorisation", "label_fidelity"):
         assert k in out
     assert (syn / "review" / "review.json").exists()
+    # the same review, also written to a results folder (what notebook 03 does for results/<preset>/)
+    from xraygan.config import DataConfig, preset
+    from xraygan.data import load_splits
+    from xraygan.review import review
+
+    splits = load_splits(DataConfig(root=kaggle_dir), progress=False)
+    review(splits, load_synthetic_folder(syn), syn / "review", preset("smoke", "classifier"), also_to=tmp_path / "r")
+    assert (tmp_path / "r" / "review.json").read_text() == (syn / "review" / "review.json").read_text()

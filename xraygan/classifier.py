@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from xraygan.augment import classic_augment
 from xraygan.config import ClassifierConfig
 from xraygan.device import pick_device
-from xraygan.imageset import ImageSet
+from xraygan.imageset import ImageSet, to_unit
 from xraygan.metrics import best_threshold, binary_metrics
 from xraygan.models import build_classifier
 from xraygan.progress import tqdm
@@ -46,7 +46,7 @@ def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: i
     out = []
     cuda = device.type == "cuda"
     for s in range(0, len(ds), batch):
-        x = ds.images[s : s + batch].to(device).float().div_(127.5).sub_(1.0)
+        x = to_unit(ds.images[s : s + batch].to(device))
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext():
@@ -81,7 +81,7 @@ def _phase(
         idx = perm[pos : pos + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=g)
         pos += bsz
         idx = idx.to(dev)
-        x = images[idx].float().div_(127.5).sub_(1.0)  # (B, 1, S, S) in [-1, 1]
+        x = to_unit(images[idx])  # (B, 1, S, S) in [-1, 1]
         if opt_cfg.augment:
             x = classic_augment(x, g)
         if cuda and opt_cfg.amp:

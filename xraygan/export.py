@@ -15,7 +15,7 @@ from xraygan.checkpoint import load_checkpoint
 from xraygan.config import GANConfig
 from xraygan.device import pick_device
 from xraygan.gan import build_models, standing_stats
-from xraygan.imageset import ImageSet
+from xraygan.imageset import ImageSet, to_uint8
 from xraygan.info import CLASSES
 from xraygan.progress import tqdm
 
@@ -51,7 +51,7 @@ def generate(
         ).to(device)
         y = torch.full((len(ids),), lab, device=device) if G.n_classes else None
         x = G(z, y).float()
-        out.append(((x.clamp(-1, 1) + 1) * 127.5).round().byte().cpu())
+        out.append(to_uint8(x).cpu())
     return torch.cat(out) if out else torch.zeros(0, 1, G.image_size, G.image_size, dtype=torch.uint8)
 
 

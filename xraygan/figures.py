@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from xraygan.imageset import to_uint8
 from xraygan.info import CLASSES
 
 
@@ -35,7 +36,7 @@ def image_grid(images: torch.Tensor, nrow: int = 8) -> np.ndarray:
     """(N, 1, S, S) uint8 or [-1, 1] float images to one (H, W) array with 2 px gaps."""
     x = images.detach().cpu()
     if x.dtype != torch.uint8:
-        x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte()
+        x = to_uint8(x)
     n, _, s, _ = x.shape
     ncol = min(nrow, n)
     nr = (n + ncol - 1) // ncol

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -18,7 +19,7 @@ from xraygan.checkpoint import check_compatible, load_checkpoint, save_checkpoin
 from xraygan.config import GANConfig, to_dict
 from xraygan.device import pick_device
 from xraygan.figures import image_grid
-from xraygan.imageset import ImageSet
+from xraygan.imageset import ImageSet, to_unit
 from xraygan.info import CLASSES
 from xraygan.models import Discriminator, Generator
 from xraygan.progress import tqdm
@@ -145,7 +146,7 @@ def train_gan(
             {
                 "G": G.state_dict(),
                 "D": D.state_dict(),
-                "G_ema": G_ema.state_dict(),
+                "G_ema": (G_ema if cfg.ema_decay else G).state_dict(),  # what sampling uses
                 "opt_g": opt_g.state_dict(),
                 "opt_d": opt_d.state_dict(),
                 "scaler": scaler.state_dict(),
@@ -173,7 +174,7 @@ def train_gan(
         else:
             idx = torch.randint(0, n, (bsz,), generator=g)
         idx = idx.to(dev)
-        x = images[idx].float().div_(127.5).sub_(1.0).contiguous(memory_format=mem)  # (B, 1, S, S)
+        x = to_unit(images[idx]).contiguous(memory_format=mem)  # (B, 1, S, S)
         y = labels[idx] if cfg.conditional else None
         z = torch.randn(bsz, cfg.nz, generator=g).to(dev)
         with autocast:
@@ -191,7 +192,8 @@ def train_gan(
         scaler.scale(loss_g).backward()
         scaler.step(opt_g)
         scaler.update()
-        _ema_update(G_ema, G, ema_decay_at(cfg.ema_decay, step))
+        if cfg.ema_decay:
+            _ema_update(G_ema, G, ema_decay_at(cfg.ema_decay, step))
         acc += torch.stack(
             [
                 loss_d.detach(),
@@ -215,7 +217,7 @@ def train_gan(
                 "seconds": round(time.time() - t0, 2),
             }
             bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", Dx=f"{dx:.2f}", DGz=f"{dgz:.2f}")
-            if not all(map(_finite, (ld, lg))):
+            if not (math.isfinite(ld) and math.isfinite(lg)):
                 raise GANTrainingError(
                     f"{run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). The last "
                     f"good checkpoint {ckpt} is kept; lower the learning rates or try loss='hinge'."
@@ -249,10 +251,6 @@ def train_gan(
     return run
 
 
-def _finite(v: float) -> bool:
-    return v == v and abs(v) != float("inf")
-
-
 def ema_decay_at(decay: float, step: int) -> float:
     """EMA decay with warm-up, min(decay, (1 + step) / (10 + step)) as in TensorFlow's moving averages.
 
@@ -264,9 +262,6 @@ def ema_decay_at(decay: float, step: int) -> float:
 
 @torch.no_grad()
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    if decay == 0:
-        ema.load_state_dict(model.state_dict())
-        return
     torch._foreach_lerp_(list(ema.parameters()), list(model.parameters()), 1 - decay)
     for be, bm in zip(ema.buffers(), model.buffers()):
         be.copy_(bm)

@@ -10,6 +10,18 @@ import torch
 from xraygan.info import CLASSES
 
 
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images (any device) to float in [-1, 1]: the GAN and classifier input range."""
+    if images.dtype != torch.uint8:  # a float input would be scaled in place
+        raise TypeError(f"to_unit expects uint8 images, got {images.dtype}")
+    return images.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Float images in [-1, 1] (clamped) back to uint8, on the same device."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().byte()
+
+
 @dataclass
 class ImageSet:
     """Images of one split: uint8 (N, 1, S, S), labels (0 NORMAL, 1 PNEUMONIA), patient ids, origins."""
@@ -87,4 +99,4 @@ class ImageSet:
 
     def to_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
         """Images as float in [-1, 1] on `device` (the GAN and classifier input range)."""
-        return self.images.to(device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        return to_unit(self.images.to(device, non_blocking=True))

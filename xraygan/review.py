@@ -19,7 +19,7 @@ from xraygan.data import Splits
 from xraygan.device import pick_device
 from xraygan.distances import frechet_distance, kid, memorisation, prdc
 from xraygan.folder import decode_split
-from xraygan.imageset import ImageSet
+from xraygan.imageset import ImageSet, to_unit
 from xraygan.info import CLASSES
 from xraygan.models import build_classifier
 
@@ -85,10 +85,7 @@ def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device:
 @torch.no_grad()
 def embed(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
     model.eval()
-    out = [
-        model.embed(ds.images[s : s + batch].to(device).float().div_(127.5).sub_(1.0)).float().cpu()
-        for s in range(0, len(ds), batch)
-    ]
+    out = [model.embed(to_unit(ds.images[s : s + batch].to(device))).float().cpu() for s in range(0, len(ds), batch)]
     return torch.cat(out).numpy().astype(np.float64)
 
 
@@ -118,8 +115,10 @@ def review(
     device: str | None = None,
     n_max: int = 1000,
     seed: int = 0,
+    also_to: str | Path | None = None,
 ) -> dict:
-    """All review numbers for `synthetic` against the real training split; writes out_dir/review.json."""
+    """All review numbers for `synthetic` against the real training split; writes out_dir/review.json and,
+    when `also_to` is given (a results folder), the same file there."""
     if len(synthetic) == 0:
         raise ReviewInputError("the synthetic set is empty")
     if synthetic.image_size != splits.train.image_size:
@@ -185,7 +184,10 @@ def review(
         for label, c in enumerate(CLASSES)
         if (y == label).any()
     }
-    (out / "review.json").write_text(json.dumps(res, indent=2) + "\n")
+    text = json.dumps(res, indent=2) + "\n"
+    for folder in (out, *([Path(also_to)] if also_to else [])):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "review.json").write_text(text)
     np.savez_compressed(
         out / "review_arrays.npz",
         p_synthetic=p,

@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 
 from xraygan.explain import discriminator_maps, grad_cam
 from xraygan.figures import class_colors, save, show_grid
-from xraygan.imageset import ImageSet
+from xraygan.imageset import ImageSet, to_unit
 from xraygan.info import CLASSES
 
 
@@ -153,7 +153,7 @@ def plot_grad_cam(model: torch.nn.Module, real: ImageSet, fake: ImageSet, n: int
     ):
         d = ds.of_class(label)
         x = d.images[torch.randperm(len(d), generator=g)[:n]]
-        cam = grad_cam(model, x.to(dev).float() / 127.5 - 1, torch.full((len(x),), label)).cpu()
+        cam = grad_cam(model, to_unit(x.to(dev)), torch.full((len(x),), label)).cpu()
         for j in range(len(x)):
             ax = axes[r, j]
             ax.imshow(x[j, 0], cmap="gray")
@@ -167,8 +167,8 @@ def plot_grad_cam(model: torch.nn.Module, real: ImageSet, fake: ImageSet, n: int
 def plot_discriminator_maps(D: torch.nn.Module, real: ImageSet, fake: ImageSet, label: int, top: int = 4) -> Figure:
     """The discriminator's most active feature maps (second stage) on one real and one synthetic image."""
     dev = next(D.parameters()).device
-    xr = real.of_class(label).images[:1].to(dev).float() / 127.5 - 1
-    xf = fake.of_class(label).images[:1].to(dev).float() / 127.5 - 1
+    xr = to_unit(real.of_class(label).images[:1].to(dev))
+    xf = to_unit(fake.of_class(label).images[:1].to(dev))
     both = torch.cat([xr, xf])
     maps, ch = discriminator_maps(D, both, block=1, top=top)
     fig, axes = plt.subplots(2, top + 1, figsize=(2.4 * (top + 1), 5))
