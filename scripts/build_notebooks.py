@@ -207,7 +207,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "class, or `balance`: NORMAL topped up to the PNEUMONIA count); `pretrain_dcgan` (half the budget on "
             "synthetic images, then the other half on the real ones).",
             "import xraygan\nfrom xraygan import analysis\nfrom xraygan.config import DataConfig, preset\n"
-            "from xraygan.gan_runs import runs_dir\nfrom xraygan.stats import seeds_needed\n"
+            "from xraygan.gan_runs import runs_dir\n"
             "from xraygan.study import load_results, results_dir, run_study"),
     code("REPORT = os.environ.get('XRAYGAN_REPORT', 'colab')  # the committed grid shown in the report part below\n"
          "preset(PRESET, 'study')"),
@@ -239,9 +239,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "'test_accuracy high', 'test_accuracy p', 'test_accuracy sd']].round(2)"),
     md("## How many seeds would resolve 3 points?\nFrom the observed spread of the paired differences, the runs a "
        "paired test needs to detect a 3-point gain with 80 % power at α = 0.05."),
-    code("sd = paired[paired.versus == 'baseline'].groupby('fraction')['test_accuracy sd'].median()\n"
-         "sd.to_frame('median SD of paired accuracy differences').assign(**{'seeds for 3 points': "
-         "[seeds_needed(s, 3.0) for s in sd]})"),
+    code("analysis.power_table(paired, goal=3.0)"),
     md("## Figures\nBalanced accuracy against the training fraction (mean and 95 % CI band per condition), then the "
        "paired gains over the baseline and over the duplicate-real control."),
     code("analysis.plot_metric_vs_fraction(df, 'test_balanced_accuracy', '04_balanced_accuracy');"),

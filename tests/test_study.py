@@ -174,3 +174,16 @@ def test_sweep_trains_the_seed_count_of_each_fraction(tmp_path: Path) -> None:
     data = DataConfig(source="phantom", phantom_per_class=24)
     df = run_study("smoke", data, tmp_path / "res", tmp_path / "runs", st, device="cpu", progress=False)
     assert sorted(df[df.fraction == 0.5].seed) == [0, 1, 2] and sorted(df[df.fraction == 1.0].seed) == [0, 1]
+
+
+def test_power_table_from_paired_spread() -> None:
+    import pandas as pd
+
+    from xraygan.analysis import power_table
+
+    paired = pd.DataFrame({"fraction": [0.1, 0.1, 0.1, 1.0], "versus": ["baseline", "baseline", "dup_real_100",
+                           "baseline"], "test_accuracy sd": [6.0, 8.0, 99.0, 5.2]})
+    t = power_table(paired, 3.0, ("test_accuracy",))
+    assert t.loc[0.1, "test_accuracy: median paired SD"] == 7.0  # the control comparison is left out
+    assert t.loc[0.1, "test_accuracy: seeds for 3 points"] == seeds_needed(7.0, 3.0)
+    assert t.loc[1.0, "test_accuracy: seeds for 3 points"] == seeds_needed(5.2, 3.0) == 26

@@ -12,7 +12,7 @@ from sklearn.metrics import roc_curve
 
 from xraygan.conditions import parse_condition
 from xraygan.figures import save
-from xraygan.stats import mean_ci, paired_difference
+from xraygan.stats import mean_ci, paired_difference, seeds_needed
 
 METRICS = (
     "test_accuracy",
@@ -116,6 +116,22 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
                     row[f"+{goal:g} pts {short}?"] = verdict(r[f"{m} diff"], r[f"{m} low"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def power_table(
+    paired: pd.DataFrame,
+    goal: float = 3.0,
+    metrics: tuple[str, ...] = ("test_accuracy", "test_balanced_accuracy"),
+) -> pd.DataFrame:
+    """Per fraction: the median SD of the paired differences against the baseline and the seeds a paired
+    test needs to detect a `goal`-point gain with 80 % power at alpha 0.05 (stats.seeds_needed)."""
+    vs = paired[paired.versus == "baseline"].groupby("fraction")
+    out = {}
+    for m in metrics:
+        sd = vs[f"{m} sd"].median()
+        out[f"{m}: median paired SD"] = sd
+        out[f"{m}: seeds for {goal:g} points"] = sd.map(lambda s: seeds_needed(s, goal))
+    return pd.DataFrame(out)
 
 
 def _fraction_axis(ax, fractions: list[float]) -> None:
