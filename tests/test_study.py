@@ -163,6 +163,8 @@ def test_resnet18_imagenet_offline_is_a_clear_error(monkeypatch) -> None:
 def test_seed_counts_per_fraction() -> None:
     st = StudyConfig(fractions=(0.05, 1.0), seeds=(4, 2), conditions=("baseline",))
     assert st.seeds_at(0.05) == 4 and st.seeds_at(1.0) == 2 and StudyConfig(seeds=5).seeds_at(1.0) == 5
+    # other fractions keep the counts of the fractions they share, new ones get the largest
+    assert st.with_fractions((1.0, 0.2)).seeds == (2, 4)
     with pytest.raises(ValueError, match="one per fraction"):
         StudyConfig(fractions=(0.05, 1.0), seeds=(4, 2, 3))
     with pytest.raises(ValueError, match=">= 2"):

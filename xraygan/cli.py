@@ -78,7 +78,6 @@ def _study(a: argparse.Namespace) -> int:
     over = {
         k: v
         for k, v in (
-            ("fractions", tuple(a.fractions) if a.fractions else None),
             ("seeds", a.seeds),
             ("conditions", tuple(a.conditions) if a.conditions else None),
             ("workers", a.workers),
@@ -86,8 +85,8 @@ def _study(a: argparse.Namespace) -> int:
         )
         if v is not None
     }
-    if a.fractions and a.seeds is None and isinstance(st.seeds, tuple):  # keep per-fraction seed counts
-        over["seeds"] = tuple(st.seeds_at(f) if f in st.fractions else max(st.seeds) for f in over["fractions"])
+    if a.fractions:
+        st = st.with_fractions(tuple(a.fractions))
     st = dataclasses.replace(st, **over)
     if a.tables_only:
         from xraygan.study import load_results, write_tables

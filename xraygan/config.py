@@ -131,6 +131,14 @@ class StudyConfig:
         if self.subsets < 1 or self.subsets > min(counts):
             raise ValueError(f"StudyConfig.subsets={self.subsets}: use 1..seeds")
 
+    def with_fractions(self, fractions: tuple[float, ...]) -> StudyConfig:
+        """The same study at other fractions; per-fraction seed counts are kept where the fraction was
+        already there, and new fractions get the largest count."""
+        seeds = self.seeds
+        if isinstance(seeds, tuple):
+            seeds = tuple(self.seeds_at(f) if f in self.fractions else max(seeds) for f in fractions)
+        return dataclasses.replace(self, fractions=tuple(fractions), seeds=seeds)
+
     def seeds_at(self, fraction: float) -> int:
         """Seeds at one fraction (per-fraction counts come from a power calculation; small fractions are cheap)."""
         if isinstance(self.seeds, tuple):
