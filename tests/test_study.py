@@ -35,6 +35,7 @@ def test_classifier_learns_phantoms_well_above_chance() -> None:
     m = evaluate_test(tc, guard, "cpu")
     assert m["test_auc"] > 0.9 and m["test_balanced_accuracy@t"] > 0.8
     assert guard.reads == 1 and tc.best_step % 40 == 0
+    assert len(m["test_probs"]) == len(te) and all(0 <= q <= 1 for q in m["test_probs"])
 
 
 @pytest.mark.parametrize("ratio,expected", [("50", {0: 5, 1: 15}), ("100", {0: 10, 1: 30}),

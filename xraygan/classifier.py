@@ -146,11 +146,13 @@ def train_classifier(
 
 
 def evaluate_test(tc: TrainedClassifier, test: GuardedTest, device: str | None = None) -> dict:
-    """Test metrics of a trained model at 0.5 and at its validation threshold (one read of the test split)."""
+    """Test metrics of a trained model at 0.5 and at its validation threshold, and its test probabilities
+    (3 decimals, for ROC curves and confusion matrices), from one read of the test split."""
     ds = test.read()
     p = predict(tc.model, ds, pick_device(device))
     y = ds.labels.numpy()
     return {
         **{f"test_{k}": v for k, v in binary_metrics(y, p, 0.5).items()},
         **{f"test_{k}@t": v for k, v in binary_metrics(y, p, tc.threshold).items()},
+        "test_probs": [round(float(x), 3) for x in p],
     }

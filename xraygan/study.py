@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from xraygan.classifier import GuardedTest, evaluate_test, predict, train_classifier
+from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
 from xraygan.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.config import DataConfig, StudyConfig, preset, to_dict
 from xraygan.data import Splits, load_splits
@@ -168,9 +168,6 @@ def run_cell(
         "seconds": round(time.time() - t0, 2),
         "device": str(pick_device(device)),
     }
-    # test probabilities (3 decimals) for ROC curves and confusion matrices; no second test read
-    p = predict(tc.model, test._ds, next(tc.model.parameters()).device)
-    row["test_probs"] = [round(float(x), 3) for x in p]
     return row
 
 
