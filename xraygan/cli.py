@@ -72,7 +72,8 @@ def _study(a: argparse.Namespace) -> int:
     import dataclasses
 
     from xraygan.config import preset
-    from xraygan.study import run_study
+    from xraygan.gan_runs import runs_dir
+    from xraygan.study import results_dir, run_study
 
     st = preset(a.preset, "study")
     over = {
@@ -88,17 +89,15 @@ def _study(a: argparse.Namespace) -> int:
     if a.fractions:
         st = st.with_fractions(tuple(a.fractions))
     st = dataclasses.replace(st, **over)
+    res = str(a.results or results_dir(a.preset))
     if a.tables_only:
         from xraygan.study import load_results, write_tables
 
-        res = a.results or f"results/{a.preset}"
         write_tables(load_results(res), res)
         print(json.dumps({"tables": res}))
         return 0
-    df = run_study(
-        a.preset, _data_cfg(a), a.results or f"results/{a.preset}", a.runs or f"runs/{a.preset}", st, device=a.device
-    )
-    print(json.dumps({"models": len(df), "results": a.results or f"results/{a.preset}"}))
+    df = run_study(a.preset, _data_cfg(a), res, a.runs or runs_dir() / a.preset, st, device=a.device)
+    print(json.dumps({"models": len(df), "results": res}))
     return 0
 
 
@@ -179,8 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--subsets", type=int, default=None)
     s.add_argument("--conditions", nargs="+", default=None, help="e.g. baseline dup_real_100 dcgan_100")
     s.add_argument("--workers", type=int, default=None, help="parallel training processes")
-    s.add_argument("--results", default=None, help="results folder (default results/<preset>)")
-    s.add_argument("--runs", default=None, help="GAN run folder (default runs/<preset>)")
+    s.add_argument(
+        "--results", default=None, help="results folder (default XRAYGAN_RESULTS/<preset>, else results/<preset>)"
+    )
+    s.add_argument("--runs", default=None, help="GAN run folder (default XRAYGAN_RUNS/<preset>, else runs/<preset>)")
     s.add_argument("--device", default=None)
     s.add_argument("--tables-only", action="store_true", help="rewrite the summary tables from runs.jsonl only")
     s.set_defaults(func=_study)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -12,16 +11,12 @@ from matplotlib.figure import Figure
 
 from xraygan.imageset import to_uint8
 from xraygan.info import CLASSES
+from xraygan.paths import output_dir
 
 
 def figures_dir() -> Path:
     """XRAYGAN_FIGURES, else the repository's figures/ (also when run from notebooks/)."""
-    env = os.environ.get("XRAYGAN_FIGURES")
-    if env:
-        d = Path(env)
-    else:
-        cwd = Path.cwd()
-        d = (cwd.parent if cwd.name == "notebooks" else cwd) / "figures"
+    d = output_dir("XRAYGAN_FIGURES", "figures")
     d.mkdir(parents=True, exist_ok=True)
     return d
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,15 +14,12 @@ from xraygan.figures import save, show_grid
 from xraygan.gan import train_gan
 from xraygan.imageset import ImageSet
 from xraygan.info import CLASSES
+from xraygan.paths import output_dir
 
 
 def runs_dir() -> Path:
     """XRAYGAN_RUNS, else runs/ at the repository root (also when run from notebooks/)."""
-    env = os.environ.get("XRAYGAN_RUNS")
-    if env:
-        return Path(env)
-    cwd = Path.cwd()
-    return (cwd.parent if cwd.name == "notebooks" else cwd) / "runs"
+    return output_dir("XRAYGAN_RUNS", "runs")
 
 
 def train_gans(

@@ -23,6 +23,7 @@ from xraygan.device import pick_device
 from xraygan.export import export_synthetic, load_synthetic
 from xraygan.gan_runs import train_gans
 from xraygan.imageset import ImageSet
+from xraygan.paths import output_dir
 from xraygan.progress import tqdm
 from xraygan.splits import fraction_subset
 
@@ -291,13 +292,7 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> None:
 
 def results_dir(preset_name: str) -> Path:
     """XRAYGAN_RESULTS/<preset>, else the repository's results/<preset> (also when run from notebooks/)."""
-    import os
-
-    env = os.environ.get("XRAYGAN_RESULTS")
-    if env:
-        return Path(env) / preset_name
-    cwd = Path.cwd()
-    return (cwd.parent if cwd.name == "notebooks" else cwd) / "results" / preset_name
+    return output_dir("XRAYGAN_RESULTS", "results") / preset_name
 
 
 def load_results(results: str | Path) -> pd.DataFrame:
