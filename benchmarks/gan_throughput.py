@@ -23,7 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from xraygan.config import DataConfig, GANConfig
 from xraygan.data import load_splits
 from xraygan.device import pick_device
-from xraygan.gan import train_gan
+from xraygan.gan.training import train_gan
 from xraygan.models import Discriminator, Generator
 
 

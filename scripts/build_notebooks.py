@@ -53,11 +53,13 @@ NOTEBOOKS["01_data_exploration.ipynb"] = [
             "NORMAL or PNEUMONIA. Before generating or classifying anything we look at what is there: how "
             "imbalanced the classes are, how many patients stand behind the images, what the images look "
             "like, and what the loader had to skip.",
-            "import dataclasses\nimport xraygan\nfrom xraygan import explore\nfrom xraygan.config import DataConfig"),
+            "import xraygan\nimport xraygan.data.figures as explore\nfrom xraygan import build_experiment\n"
+            "from xraygan.config import DataConfig"),
     md("## Load\nThe data layer decodes every image once (aspect kept, centre crop, grayscale, 64 px by default) "
        "and caches the result as a uint8 tensor file. Validation is drawn from train **by patient**, so no "
        "child's X-rays sit on both sides; the test split is used as given."),
-    code("cfg = DataConfig(root=DATA, seed=SEED)\nsplits = xraygan.load_splits(cfg)\nsplits.summary()"),
+    code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
+         "splits = xraygan.load_splits(exp.data)\nsplits.summary()"),
     md("## Class balance and patients\nPNEUMONIA outnumbers NORMAL about 3:1 in train and 5:3 in test. A "
        "classifier that always answers PNEUMONIA scores 390/624 = 62.5 % test accuracy, which is why every "
        "result in this project is also given as balanced accuracy and AUC."),
@@ -75,7 +77,7 @@ NOTEBOOKS["01_data_exploration.ipynb"] = [
        "Differences here are not only disease: exposure, positioning and age differ between the classes."),
     code("explore.plot_intensity(splits);"),
     md("## Sizes on disk\nThe originals on Kaggle vary from about 400 to 2900 px with varied aspect; the "
-       "development copy in `shared/data/chest_xray_224` was squashed to 224×224 by a third party, which "
+       "224 px copy that circulates as a smaller download was squashed to 224×224 by a third party, which "
        "this plot shows as a single point when that copy is the source."),
     code("sizes = explore.original_sizes(splits)\n"
          "sizes.groupby(['split', 'class'])[['width', 'height']].describe().round(0) if len(sizes) else 'no files'"),
@@ -93,44 +95,44 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
             "inputs of the discriminator, Zhao et al. 2020) and an exponential moving average of the "
             "generator's weights for sampling. Training resumes exactly from the run folder's checkpoint, so "
             "a lost Colab runtime costs at most `ckpt_every` steps.",
-            "import dataclasses\nimport xraygan\nfrom xraygan import gan_runs\n"
-            "from xraygan.config import DataConfig, preset\n"
-            "from xraygan.gan import plot_losses\nfrom xraygan.figures import save\nfrom xraygan.study import gan_dir"),
+            "import xraygan\nimport xraygan.gan.figures as gan_figures\nfrom xraygan import build_experiment\n"
+            "from xraygan.config import DataConfig\nfrom xraygan.gan.export import export_synthetic\n"
+            "from xraygan.gan.runs import gan_dir, train_gans\nfrom xraygan.paths import runs_dir, shown"),
     md("## Configure\nThe preset fixes widths and step budget: `cpu` uses ngf = ndf = 32 (chosen by "
        "measurement: about 3× the training images/s of the standard width 64 on 2 cores, 353 against 116; "
        "see `benchmarks/README.md`), "
-       "`colab` the standard DCGAN widths. Override any field with `dataclasses.replace`."),
-    code("cfg = preset(PRESET, 'gan')\n"
+       "`colab` the standard DCGAN widths. The whole experiment (data, GANs, classifier, study) is resolved once "
+       "from the preset; override a stage with `build_experiment(PRESET, gan={'steps': 3000})`."),
+    code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
          "MODES = ('per_class',) if PRESET in ('cpu', 'smoke') else ('per_class', 'conditional')\n"
-         "RUNS = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)  # shared with notebook 04's full-data cell\n"
-         "cfg, MODES, RUNS"),
-    code("splits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\nsplits.train.class_counts()"),
+         "exp.gan, MODES"),
+    code("splits = xraygan.load_splits(exp.data)\n"
+         "# named by the GAN settings and the exact training images: notebooks 03 and 04 find the same folder\n"
+         "RUNS = gan_dir(runs_dir(PRESET), exp.gan, splits.train, 1.0, 0)\n"
+         "splits.train.class_counts(), shown(RUNS)"),
     md("## Train (or resume)\nA progress bar shows the losses and the discriminator's mean outputs D(x) on real and "
        "D(G(z)) on fake images. If the run folder already holds a finished checkpoint, this cell returns at once."),
-    code("runs = gan_runs.train_gans(cfg, splits.train, RUNS, modes=MODES)\nruns"),
+    code("runs = train_gans(exp.gan, splits.train, RUNS, modes=MODES)\n{k: shown(v) for k, v in runs.named().items()}"),
     md("## Losses\nWith DiffAugment the discriminator should *not* win outright: D(x) hovering well below 1 "
        "and D(G(z)) well above 0 means it still gives the generator a useful signal. A discriminator loss "
        "falling towards 0 (D(x) → 1, D(G(z)) → 0) is the small-data failure this project guards against; "
        "training stops with a message if it happens."),
-    code("save(plot_losses(runs), '02_losses');"),
+    code("gan_figures.plot_losses(runs.named());"),
     md("## Samples across training\nThe same fixed noise, from early to late steps. Look for the lung fields, "
        "ribs, the heart shadow and the diaphragm forming; identical-looking tiles would mean mode collapse."),
-    code("for name, run in runs.items():\n    gan_runs.plot_sample_progress(run, name)"),
+    code("for name, run in runs.named().items():\n    gan_figures.plot_sample_progress(run, name)"),
     md("## Final samples beside real ones\nLeft: real training images; right: samples of the EMA generator at "
        "the last step. At 64 px fine texture is gone in both; judge global anatomy, contrast and variety. "
        "Notebook 03 checks more formally whether the fakes copy training images and how far they are from "
        "real ones."),
-    code("gan_runs.plot_fake_vs_real({k: v for k, v in runs.items() if k != 'conditional'}, splits.train, seed=SEED);"),
-    code("if 'conditional' in runs:\n"
-         "    gan_runs.plot_fake_vs_real({'conditional': runs['conditional']}, splits.train, seed=SEED, "
-         "tag='conditional')"),
+    code("gan_figures.plot_fake_vs_real(runs.per_class, splits.train, seed=SEED);"),
+    code("if runs.conditional:\n"
+         "    gan_figures.plot_fake_vs_real(runs.conditional, splits.train, seed=SEED, tag='conditional')"),
     md("## Export\nSynthetic images for notebooks 03 and 04: PNGs in the Kaggle layout with a `manifest.csv` "
        "(file, class, seed, checkpoint, step) and a uint8 tensor file. Each image records its seed; the "
        "same seed gives the same image."),
-    code("from xraygan.export import export_synthetic\nN = preset(PRESET, 'export_per_class')\n"
-         "synthetic = export_synthetic({0: runs['NORMAL'], 1: runs['PNEUMONIA']}, N, RUNS / 'export_per_class', "
-         "seed=SEED)\n"
-         "synthetic.class_counts(), RUNS / 'export_per_class'"),
+    code("synthetic = export_synthetic(runs.per_class, exp.export_per_class, RUNS / 'export_per_class', seed=SEED)\n"
+         "synthetic.class_counts(), shown(RUNS / 'export_per_class')"),
 ]
 
 NOTEBOOKS["03_synthetic_review.ipynb"] = [
@@ -140,16 +142,18 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
             "are they from real images on an X-ray network's features, and do they carry the label they claim. "
             "This notebook reads the run folder written by notebook 02; it trains only the small real-only "
             "reference classifier it needs (cached in the review folder).",
-            "import json\nimport xraygan\nfrom xraygan import gan_runs, review_figures as rf\n"
-            "from xraygan.config import DataConfig, preset\n"
-            "from xraygan.export import load_discriminator, load_generator\n"
-            "from xraygan.review import inception_distances, load_synthetic_folder, review\n"
-            "from xraygan.study import gan_dir, results_dir"),
+            "import json\nimport xraygan\nimport xraygan.review.figures as rf\nfrom xraygan import build_experiment\n"
+            "from xraygan.config import DataConfig\nfrom xraygan.info import CLASSES\n"
+            "from xraygan.gan.runs import gan_dir, load_discriminator, load_generator, per_class_runs\n"
+            "from xraygan.paths import results_dir, runs_dir\n"
+            "from xraygan.review.core import inception_distances, load_feature_net, load_review, "
+            "load_synthetic_folder, review"),
     md("## Inputs\nThe exported synthetic images of the per-class DCGANs (notebook 02) and the real data. The "
        "held-out reference for memorisation is the patient-grouped validation split: real images of children "
        "the GAN never saw."),
-    code("RUN = gan_dir(gan_runs.runs_dir() / PRESET, 1.0, 0)\n"
-         "splits = xraygan.load_splits(DataConfig(root=DATA, seed=SEED))\n"
+    code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
+         "splits = xraygan.load_splits(exp.data)\n"
+         "RUN = gan_dir(runs_dir(PRESET), exp.gan, splits.train, 1.0, 0)  # notebook 02's full-data GANs\n"
          "synthetic = load_synthetic_folder(RUN / 'export_per_class')\nsynthetic.class_counts()"),
     md("## Looking\nSide by side, per class. Then pixel histograms and the mean and standard-deviation images: a GAN "
        "that matches the mean but has a much smaller standard deviation is producing too little variety."),
@@ -157,8 +161,8 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
     code("rf.plot_intensity_compare(splits.train, synthetic);"),
     md("Latent interpolations: a smooth path between two noise vectors suggests the generator learned a "
        "continuous space of chests rather than a lookup table of training images."),
-    code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n    G, _ = load_generator(RUN / c)\n"
-         "    rf.plot_interpolations(G, label, seed=SEED, name=f'03_interpolation_{c.lower()}')"),
+    code("for label, run in per_class_runs(RUN).items():\n    G, _ = load_generator(run)\n"
+         "    rf.plot_interpolations(G, label, seed=SEED, name=f'03_interpolation_{CLASSES[label].lower()}')"),
     md("## The numbers\nAll distances are computed on the penultimate features of a small X-ray classifier trained "
        "on real training images only (ImageNet Inception features are computed too where their weights can be "
        "loaded). Every number gets a scale: the same metric between two disjoint halves of the real training "
@@ -166,29 +170,30 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
        "noised copy (a **ceiling**: clearly worse than real). Fréchet distance and KID: lower is better; precision "
        "(fakes inside the real manifold), recall (real variety covered), density and coverage: higher is better. "
        "With a few hundred to a thousand images per class, KID is the more trustworthy of the two distances."),
-    code("res = review(splits, synthetic, RUN / 'review', preset(PRESET, 'classifier'), also_to=results_dir(PRESET))\n"
-         "print(json.dumps({k: res[k] for k in ('fd', 'fd_floor', 'fd_ceiling', 'kid', 'kid_floor', 'kid_ceiling', "
-         "'precision', 'recall', 'density', 'coverage', 'label_fidelity')}, indent=1))"),
+    code("review(splits, synthetic, RUN / 'review', exp.classifier, also_to=results_dir(PRESET))\n"
+         "res, arrays = load_review(RUN / 'review')  # the figures below are drawn from these files\n"
+         "print(json.dumps(res.headline(), indent=1))"),
     code("rf.plot_distance_scale(res);"),
     code("inception_distances(splits.train, synthetic)"),
     md("## Memorisation\nFor every synthetic image, its nearest training image (pixel L2 at 64 px; the JSON also has "
        "the cosine distance on X-ray features). The reference is how close *held-out real* images come to the "
        "training set. Synthetic images closer to a training image than 99 % of held-out images are flagged; the "
        "closest pairs are shown so you can judge by eye whether they are copies."),
-    code("res['memorisation']"),
-    code("rf.plot_memorisation(res['_mem'], res['_fake'], splits.train);"),
+    code("res.memorisation"),
+    code("rf.plot_memorisation(res, arrays, synthetic, splits.train);"),
     md("## Label fidelity\nThe real-only classifier's verdict on each synthetic image. A 'NORMAL' fake it calls "
        "PNEUMONIA would teach the study's classifier the wrong thing."),
-    code("rf.plot_label_fidelity(res['_p'], synthetic.labels.numpy(), res['feature_net']['threshold']);"),
+    code("rf.plot_label_fidelity(res, arrays);"),
     md("## What the networks look at\nGrad-CAM of the real-only classifier, each image explained for its own class. "
        "On real images one hopes for the lung fields; attention on corners, text markers or the body outline is a "
        "shortcut. Then the DCGAN discriminator's most active feature maps at its second stage on a real and a "
        "synthetic image: the original plan's question of what the discriminator attends to."),
-    code("rf.plot_grad_cam(res['_model'], splits.test, synthetic, seed=SEED);"),
-    code("for label, c in enumerate(('NORMAL', 'PNEUMONIA')):\n"
-         "    rf.plot_discriminator_maps(load_discriminator(RUN / c), "
-         "splits.train, synthetic, label)"),
-    md("The review JSON is written to the run folder (`review/review.json`) and copied beside the study results "
+    code("feature_net, _ = load_feature_net(RUN / 'review' / arrays.feature_net)\n"
+         "rf.plot_grad_cam(feature_net, splits.test, synthetic, seed=SEED);"),
+    code("for label, run in per_class_runs(RUN).items():\n"
+         "    rf.plot_discriminator_maps(load_discriminator(run), splits.train, synthetic, label)"),
+    md("The review is written to the run folder (`review/review.json` with the numbers, `review/review_arrays.npz` "
+       "with the per-image arrays the figures use) and `review.json` is copied beside the study results "
        "(`results/<preset>/review.json`, committed); `python -m xraygan review --real DATA "
        "--synthetic RUN/export_per_class` prints the same numbers from the command line."),
 ]
@@ -206,20 +211,21 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "from the per-class DCGANs / the conditional GAN trained on the same fraction, R = +50 %, +100 % of each "
             "class, or `balance`: NORMAL topped up to the PNEUMONIA count); `pretrain_dcgan` (half the budget on "
             "synthetic images, then the other half on the real ones).",
-            "import xraygan\nfrom xraygan import analysis\nfrom xraygan.config import DataConfig, preset\n"
-            "from xraygan.gan_runs import runs_dir\n"
-            "from xraygan.study import load_results, results_dir, run_study"),
-    code("REPORT = os.environ.get('XRAYGAN_REPORT', 'colab')  # the committed grid shown in the report part below\n"
-         "preset(PRESET, 'study')"),
+            "import xraygan\nimport xraygan.study.figures as study_figures\nfrom xraygan import build_experiment\n"
+            "from xraygan.config import DataConfig\nfrom xraygan.paths import results_dir, runs_dir\n"
+            "from xraygan.study import analysis\nfrom xraygan.study.run import load_results, run_study"),
+    code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
+         "REPORT = os.environ.get('XRAYGAN_REPORT', 'colab')  # the committed grid shown in the report part below\n"
+         "exp.study"),
     md("## Run (or resume) the sweep for this preset\nEvery finished model is appended to "
        "`results/<preset>/runs.jsonl` at once, so an interrupted sweep resumes where it stopped and a finished one "
        "returns immediately. GANs are trained per fraction and subset on exactly the real images the classifier "
        "sees (for the full training split, notebook 02's GANs are reused)."),
-    code("df_run = run_study(PRESET, DataConfig(root=DATA, seed=SEED), results_dir(PRESET), runs_dir() / PRESET)\n"
+    code("df_run = run_study(exp, results_dir(PRESET), runs_dir(PRESET))\n"
          "analysis.pivot_ci(analysis.summary_table(df_run), 'test_balanced_accuracy')"),
     md("This preset's paired gains over the baseline and over the duplicate-real control (mean and 95 % CI over "
        "paired seeds). With a handful of seeds the intervals are wide; the larger grid below is the evidence."),
-    code("analysis.plot_gains(analysis.paired_table(df_run), 'test_balanced_accuracy', f'04_gains_{PRESET}');"),
+    code("study_figures.plot_gains(analysis.paired_table(df_run), 'test_balanced_accuracy', f'04_gains_{PRESET}');"),
     md("## The report: the largest committed grid\nThe rest of this notebook reads the committed results of the "
        "`REPORT` preset (by default `colab`: 9 conditions × 10 seeds, 2 training subsets, at 5 % and 25 % of the "
        "training split, run on one GPU; see `results/colab/config.json` for every setting). Metrics are in "
@@ -242,20 +248,20 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("analysis.power_table(paired, goal=3.0)"),
     md("## Figures\nBalanced accuracy against the training fraction (mean and 95 % CI band per condition), then the "
        "paired gains over the baseline and over the duplicate-real control."),
-    code("analysis.plot_metric_vs_fraction(df, 'test_balanced_accuracy', '04_balanced_accuracy');"),
-    code("analysis.plot_metric_vs_fraction(df, 'test_auc', '04_auc');"),
-    code("analysis.plot_gains(paired, 'test_balanced_accuracy', '04_gains_balanced_accuracy');"),
+    code("study_figures.plot_metric_vs_fraction(df, 'test_balanced_accuracy', '04_balanced_accuracy');"),
+    code("study_figures.plot_metric_vs_fraction(df, 'test_auc', '04_auc');"),
+    code("study_figures.plot_gains(paired, 'test_balanced_accuracy', '04_gains_balanced_accuracy');"),
     md("ROC curves (every seed) and confusion matrices (averaged over seeds, at the validation-chosen threshold) "
        "for the main comparison at the smallest fraction: baseline, duplicate-real control, per-class DCGAN."),
-    code("y_test = xraygan.load_splits(DataConfig(root=DATA, seed=SEED)).test.labels.numpy()\n"
+    code("y_test = xraygan.load_splits(exp.data).test.labels.numpy()\n"
          "f0 = min(df.fraction)\n"
          "main = [c for c in ('baseline', 'dup_real_100', 'dcgan_100') if c in set(df.condition)]\n"
-         "analysis.plot_roc_confusion(df, y_test, f0, main);"),
+         "study_figures.plot_roc_confusion(df, y_test, f0, main);"),
     md("## Validation is not test\nThe validation split comes from the training distribution (by patient); the "
        "test split was collected differently. Validation AUC is near 1 while test AUC is lower, and the "
        "specificity chosen on validation does not carry over: most test errors are NORMAL children called "
        "PNEUMONIA. This shift, not the augmentation, dominates the error."),
-    code("analysis.plot_val_vs_test(df);"),
+    code("study_figures.plot_val_vs_test(df);"),
     md("## What this means\nFor the committed `colab` grid (read the tables above for the numbers):\n\n"
        "- **No GAN condition adds 3 points with its CI above +3, and none clearly beats duplicating real images "
        "to the same counts.** Mean gains of +3 to +4 points at the 0.5 threshold appear, but their intervals "
@@ -266,7 +272,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "- **Classic augmentation (flips, small affine, intensity) helps more than any GAN** at the 0.5 "
        "threshold, for nothing.\n"
        "- **The validation–test shift dominates the error**, more than anything augmentation changes.\n\n"
-       "This agrees with published work (see the README and `../shared/REFERENCES.md`): small or no gains from "
+       "This agrees with published work (the README's *References* section lists it): small or no gains from "
        "GAN augmentation at moderate data sizes, often none over a count-matched duplicate-real control. A "
        "negative result measured with controls, seeds and CIs is the answer this project set out to give; the "
        "larger `full` grid (more fractions and seeds) is the way to narrow the intervals further."),

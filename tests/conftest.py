@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from xraygan.phantom import draw_phantom
+from xraygan.data.phantom import draw_phantom
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "chest_xray_224"
 

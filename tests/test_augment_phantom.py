@@ -7,7 +7,7 @@ import torch
 from xraygan.augment import classic_augment, diff_augment
 from xraygan.config import DataConfig
 from xraygan.data import load_splits
-from xraygan.phantom import phantom_set
+from xraygan.data.phantom import phantom_set
 
 
 def test_classic_augment_range_and_determinism() -> None:

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-import xraygan.folder as folder
+import xraygan.data.folder as folder
 from xraygan.data import load_folder
 
 
@@ -18,7 +18,7 @@ def test_cache_reuse_and_invalidation(kaggle_dir: Path, tmp_path: Path, monkeypa
         calls.append(a[1])
         return real(*a, **k)
 
-    monkeypatch.setattr("xraygan.data.decode_split", counting)
+    monkeypatch.setattr("xraygan.data.loading.decode_split", counting)
     cache = tmp_path / "c"
     a = load_folder(kaggle_dir, "train", 32, cache, progress=False)
     b = load_folder(kaggle_dir, "train", 32, cache, progress=False)

@@ -30,6 +30,18 @@ def test_describe_wrong_folder_is_clear(tmp_path) -> None:
     assert r.returncode == 2 and "not in the Kaggle layout" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_help_lists_subcommands() -> None:
+def test_every_command_has_help_and_presets_are_checked(capsys) -> None:
+    from xraygan.cli import main
+    from xraygan.experiment import PRESETS
+
     r = subprocess.run([sys.executable, "-m", "xraygan", "--help"], capture_output=True, text=True)
-    assert r.returncode == 0 and "data" in r.stdout
+    assert r.returncode == 0 and "{data,gan,study,review}" in r.stdout
+    for cmd in (["data", "describe"], ["gan", "train"], ["gan", "export"], ["study"], ["review"]):
+        with pytest.raises(SystemExit) as e:
+            main([*cmd, "--help"])
+        assert e.value.code == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["study", "--preset", "laptop"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "invalid choice: 'laptop'" in err and all(p in err for p in PRESETS)

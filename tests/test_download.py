@@ -17,7 +17,7 @@ import pytest
 
 from xraygan.config import DataConfig
 from xraygan.data import NoDataError, load_splits
-from xraygan.download import (
+from xraygan.data.download import (
     CredentialsError,
     DownloadError,
     download_file,

@@ -11,7 +11,7 @@ from PIL import Image
 
 from xraygan.config import DataConfig
 from xraygan.data import NoDataError, load_splits
-from xraygan.folder import DataLayoutError, check_layout, decode_image, decode_split
+from xraygan.data.folder import DataLayoutError, check_layout, decode_image, decode_split
 
 
 def _bad_files(d: Path) -> dict[str, str]:

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import xraygan.gan as gan_mod
-from xraygan.cache import atomic_save
-from xraygan.checkpoint import CheckpointError, load_checkpoint
+import xraygan.gan.training as gan_mod
+from xraygan.checkpoint import CheckpointError, atomic_save, load_checkpoint
 from xraygan.config import GANConfig
-from xraygan.export import export_synthetic, load_synthetic
-from xraygan.gan import GANTrainingError, train_gan
+from xraygan.data.phantom import phantom_set
+from xraygan.gan.export import export_synthetic, load_synthetic
+from xraygan.gan.training import GANTrainingError, train_gan
 from xraygan.models import Discriminator, Generator
-from xraygan.phantom import phantom_set
 
 TINY = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6,
                  ema_decay=0.9)
@@ -75,7 +74,7 @@ def test_checkpoint_roundtrip_and_resume_is_exact(toy, tmp_path: Path) -> None:
 def test_mismatched_checkpoint_is_refused(toy, tmp_path: Path) -> None:
     train_gan(TINY, toy, tmp_path / "r", class_label=0, progress=False, stop_after=6)
     wider = GANConfig(**{**TINY.__dict__, "ngf": 8})
-    with pytest.raises(CheckpointError, match="ngf: checkpoint 4 vs requested 8"):
+    with pytest.raises(CheckpointError, match="ngf: 4 in it, 8 requested"):
         train_gan(wider, toy, tmp_path / "r", class_label=0, progress=False)
     with pytest.raises(CheckpointError, match="class_label"):
         train_gan(TINY, toy, tmp_path / "r", class_label=1, progress=False)

@@ -10,11 +10,12 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.conftest import write_kaggle_folder
 from xraygan.cli import main
-from xraygan.distances import frechet_distance, kid, memorisation, prdc
-from xraygan.explain import discriminator_maps, grad_cam
 from xraygan.models import Discriminator, SimpleCNN
-from xraygan.review import ReviewInputError, load_synthetic_folder
+from xraygan.review.core import ReviewInputError, load_synthetic_folder
+from xraygan.review.distances import frechet_distance, kid, memorisation, prdc
+from xraygan.review.explain import discriminator_maps, grad_cam
 
 
 def test_identical_sets_have_zero_distance() -> None:
@@ -47,13 +48,26 @@ def test_planted_copy_is_flagged_and_fresh_image_is_not() -> None:
     assert flags.tolist() == [True, False] and m["fake_nn"][0] == 17 and m["flagged"] == 1
 
 
-def test_grad_cam_shape_and_range() -> None:
+def test_grad_cam_finds_the_planted_evidence() -> None:
+    """A small CNN learns that a bright square in the top-left quadrant means PNEUMONIA; Grad-CAM of the
+    PNEUMONIA logit must point there, and the discriminator maps keep their shape."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(128, 1, 64, 64, generator=g) * 0.6 - 0.8  # dark noise
+    y = torch.arange(128) % 2
+    x[y == 1, :, 6:22, 6:22] = 0.9  # the evidence
     torch.manual_seed(0)
     model = SimpleCNN(width=4)
-    x = torch.rand(3, 1, 64, 64) * 2 - 1
-    cam = grad_cam(model, x, torch.tensor([0, 1, 1]))
-    assert cam.shape == (3, 64, 64) and cam.min() >= 0 and cam.max() <= 1
-    maps, ch = discriminator_maps(Discriminator(8), x, block=1, top=2)
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    for _ in range(60):
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x), y.float())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    cam = grad_cam(model, x[y == 1][:8], torch.ones(8, dtype=torch.long))
+    assert cam.shape == (8, 64, 64)
+    inside, outside = cam[:, :32, :32].mean(), cam[:, 32:, 32:].mean()
+    assert inside > 3 * outside
+    maps, ch = discriminator_maps(Discriminator(8), x[:3], block=1, top=2)
     assert maps.shape == (3, 2, 16, 16) and len(ch) == 2
 
 
@@ -74,6 +88,32 @@ def test_review_input_errors(tmp_path: Path, kaggle_dir: Path) -> None:
     assert main(["review", "--real", str(kaggle_dir), "--synthetic", str(odd), "--preset", "smoke"]) == 2  # 96 px
 
 
+def test_review_numbers_separate_copies_from_noise(tmp_path: Path) -> None:
+    """Copies of training images are all flagged as memorised and sit at the real-vs-real floor; noise is
+    flagged never and lies far from real images. load_review gives back what review wrote."""
+    from xraygan.config import ClassifierConfig, DataConfig
+    from xraygan.data import ImageSet, load_splits
+    from xraygan.review.core import load_review, review
+
+    root = write_kaggle_folder(tmp_path / "data", n_per_class=60)
+    splits = load_splits(DataConfig(root=root), progress=False)
+    clf = ClassifierConfig(width=4, steps=40, batch_size=16, eval_every=20)
+    copies = splits.train.subset(range(0, len(splits.train), 2), "copies")
+    noise = ImageSet(torch.randint(0, 256, copies.images.shape, dtype=torch.uint8), copies.labels,
+                     copies.patients, copies.sources, "noise")
+    res_c = review(splits, copies, tmp_path / "rc", clf, device="cpu", n_max=40)
+    res_n = review(splits, noise, tmp_path / "rn", clf, device="cpu", n_max=40)
+    assert res_c.memorisation["pixel_l2"]["flagged_share"] == 1.0
+    assert res_n.memorisation["pixel_l2"]["flagged"] == 0
+    assert res_n.fd > 5 * res_c.fd and res_n.kid > res_c.kid and res_n.precision < res_c.precision
+    back, arrays = load_review(tmp_path / "rn")
+    assert back == res_n and len(arrays.p_synthetic) == len(noise)
+    assert (tmp_path / "rn" / arrays.feature_net).exists()
+    assert arrays.fake_index.max() < len(noise) and len(arrays.memorisation["pixel_l2"]["fake_dist"]) == len(
+        arrays.fake_index
+    )
+
+
 def test_review_command_end_to_end(tmp_path: Path, kaggle_dir: Path, capsys) -> None:
     syn = tmp_path / "syn"
     rng = np.random.default_rng(0)
@@ -90,14 +130,15 @@ def test_review_command_end_to_end(tmp_path: Path, kaggle_dir: Path, capsys) -> 
     import json
 
     out = json.loads(capsys.readouterr().out)
-    for k in ("fd", "kid", "precision", "recall", "density", "coverage", "memorisation", "label_fidelity"):
-        assert k in out
-    assert (syn / "review" / "review.json").exists()
-    # the same review, also written to a results folder (what notebook 03 does for results/<preset>/)
-    from xraygan.config import DataConfig, preset
+    from xraygan.config import DataConfig
     from xraygan.data import load_splits
-    from xraygan.review import review
+    from xraygan.experiment import build_experiment
+    from xraygan.review.core import load_review, review
 
+    saved, _ = load_review(syn / "review")
+    assert out == saved.headline() | {"json": str(syn / "review" / "review.json")}  # what it printed, it wrote
+    # the same review, also written to a results folder (what notebook 03 does for results/<preset>/)
     splits = load_splits(DataConfig(root=kaggle_dir), progress=False)
-    review(splits, load_synthetic_folder(syn), syn / "review", preset("smoke", "classifier"), also_to=tmp_path / "r")
+    review(splits, load_synthetic_folder(syn), syn / "review", build_experiment("smoke").classifier,
+           also_to=tmp_path / "r")
     assert (tmp_path / "r" / "review.json").read_text() == (syn / "review" / "review.json").read_text()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from xraygan.imageset import ImageSet
-from xraygan.splits import fraction_subset, legacy_split, patient_id, patient_split
+from xraygan.data.imageset import ImageSet
+from xraygan.data.splits import fraction_subset, legacy_split, patient_id, patient_split
 
 
 @pytest.mark.parametrize("name,pid", [

@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 from xraygan.augment import classic_augment
 from xraygan.config import ClassifierConfig
+from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.device import pick_device
-from xraygan.imageset import ImageSet, to_unit
 from xraygan.metrics import best_threshold, binary_metrics
 from xraygan.models import build_classifier
 from xraygan.progress import tqdm

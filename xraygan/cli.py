@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from xraygan.experiment import PRESETS
+
 
 def _data_describe(a: argparse.Namespace) -> int:
     from xraygan.data import describe
@@ -29,40 +31,42 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-seed", type=int, default=0, help="seed of the patient-grouped validation split")
 
 
+def _experiment(a: argparse.Namespace, **overrides):
+    """The one place the CLI turns a preset name and its flags into an Experiment."""
+    from xraygan.experiment import build_experiment
+
+    return build_experiment(a.preset, **overrides)
+
+
 def _gan_train(a: argparse.Namespace) -> int:
     import dataclasses
+    import shutil
 
-    from xraygan.config import preset
     from xraygan.data import load_splits
-    from xraygan.gan_runs import train_gans
+    from xraygan.data.splits import fraction_subset
+    from xraygan.gan.runs import train_gans
+    from xraygan.info import CLASSES
 
-    cfg = dataclasses.replace(
-        preset(a.preset, "gan"), image_size=a.size, seed=a.seed, **({"steps": a.steps} if a.steps else {})
-    )
-    splits = load_splits(_data_cfg(a))
-    train = splits.train
-    if a.fraction < 1:
-        from xraygan.splits import fraction_subset
-
-        train = fraction_subset(train, a.fraction, a.subset_seed)
+    exp = _experiment(a, data=_data_cfg(a), gan={"image_size": a.size})
+    cfg = dataclasses.replace(exp.gan_at(a.fraction), seed=a.seed, **({"steps": a.steps} if a.steps else {}))
+    train = fraction_subset(load_splits(exp.data).train, a.fraction, a.subset_seed)
     modes = {"per_class": ("per_class",), "conditional": ("conditional",), "both": ("per_class", "conditional")}
     if not a.resume:
-        import shutil
-
-        for name in ("NORMAL", "PNEUMONIA", "conditional"):
+        for name in (*CLASSES, "conditional"):
             shutil.rmtree(f"{a.out}/{name}", ignore_errors=True)
     runs = train_gans(cfg, train, a.out, modes[a.mode], device=a.device)
-    print(json.dumps({k: str(v) for k, v in runs.items()}, indent=2))
+    print(json.dumps({k: str(v) for k, v in runs.named().items()}, indent=2))
     return 0
 
 
 def _gan_export(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from xraygan.export import export_synthetic
+    from xraygan.gan.export import export_synthetic
+    from xraygan.gan.runs import per_class_runs
 
     run = Path(a.run)
-    runs = run if (run / "checkpoint.pt").exists() else {0: run / "NORMAL", 1: run / "PNEUMONIA"}
+    runs = run if (run / "checkpoint.pt").exists() else per_class_runs(run)
     ds = export_synthetic(runs, a.n, a.out, seed=a.seed, device=a.device)
     print(json.dumps({"out": a.out, "counts": ds.class_counts()}))
     return 0
@@ -71,11 +75,16 @@ def _gan_export(a: argparse.Namespace) -> int:
 def _study(a: argparse.Namespace) -> int:
     import dataclasses
 
-    from xraygan.config import preset
-    from xraygan.gan_runs import runs_dir
-    from xraygan.study import results_dir, run_study
+    from xraygan.paths import results_dir, runs_dir
+    from xraygan.study.run import load_results, run_study, write_tables
 
-    st = preset(a.preset, "study")
+    res = str(a.results or results_dir(a.preset))
+    if a.tables_only:
+        write_tables(load_results(res), res)
+        print(json.dumps({"tables": res}))
+        return 0
+    exp = _experiment(a, data=_data_cfg(a))
+    st = exp.study.with_fractions(tuple(a.fractions)) if a.fractions else exp.study
     over = {
         k: v
         for k, v in (
@@ -86,17 +95,8 @@ def _study(a: argparse.Namespace) -> int:
         )
         if v is not None
     }
-    if a.fractions:
-        st = st.with_fractions(tuple(a.fractions))
-    st = dataclasses.replace(st, **over)
-    res = str(a.results or results_dir(a.preset))
-    if a.tables_only:
-        from xraygan.study import load_results, write_tables
-
-        write_tables(load_results(res), res)
-        print(json.dumps({"tables": res}))
-        return 0
-    df = run_study(a.preset, _data_cfg(a), res, a.runs or runs_dir() / a.preset, st, device=a.device)
+    exp = dataclasses.replace(exp, study=dataclasses.replace(st, **over))
+    df = run_study(exp, res, a.runs or runs_dir(a.preset), device=a.device)
     print(json.dumps({"models": len(df), "results": res}))
     return 0
 
@@ -104,30 +104,16 @@ def _study(a: argparse.Namespace) -> int:
 def _review(a: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from xraygan.config import DataConfig, preset
+    from xraygan.config import DataConfig
     from xraygan.data import load_splits
-    from xraygan.review import load_synthetic_folder, review
+    from xraygan.review.core import load_synthetic_folder, review
 
     syn = load_synthetic_folder(a.synthetic)
-    splits = load_splits(DataConfig(root=a.real, image_size=syn.image_size, seed=a.data_seed))
+    data = DataConfig(root=a.real, image_size=syn.image_size, seed=a.data_seed)
+    exp = _experiment(a, data=data, gan={"image_size": syn.image_size})
     out = Path(a.out or Path(a.synthetic) / "review")
-    res = review(splits, syn, out, preset(a.preset, "classifier"), device=a.device)
-    keys = (
-        "fd",
-        "kid",
-        "precision",
-        "recall",
-        "density",
-        "coverage",
-        "fd_floor",
-        "fd_ceiling",
-        "kid_floor",
-        "kid_ceiling",
-        "memorisation",
-        "label_fidelity",
-        "n_synthetic",
-    )
-    print(json.dumps({k: res[k] for k in keys} | {"json": str(out / "review.json")}, indent=2))
+    res = review(load_splits(exp.data), syn, out, exp.classifier, device=a.device)
+    print(json.dumps(res.headline() | {"json": str(out / "review.json")}, indent=2))
     return 0
 
 
@@ -148,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     t = gan.add_parser("train", help="train (or resume) per-class and/or conditional DCGANs")
     _add_data_args(t)
     t.add_argument("--mode", default="per_class", choices=["per_class", "conditional", "both"])
-    t.add_argument("--preset", default="cpu", help="smoke | cpu | colab | full")
+    t.add_argument("--preset", default="cpu", choices=sorted(PRESETS), help="named settings (see README: Presets)")
     t.add_argument("--steps", type=int, default=None, help="override the preset's step count")
     t.add_argument("--fraction", type=float, default=1.0, help="train on this stratified fraction of train")
     t.add_argument("--subset-seed", type=int, default=0)
@@ -172,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("study", help="run (or resume) the augmentation sweep and write results/<preset>/")
     _add_data_args(s)
-    s.add_argument("--preset", default="cpu", help="smoke | cpu | colab | full (fractions, seeds, conditions)")
+    s.add_argument(
+        "--preset",
+        default="cpu",
+        choices=sorted(PRESETS),
+        help="named settings: fractions, seeds, conditions, GAN and classifier",
+    )
     s.add_argument("--fractions", type=float, nargs="+", default=None, help="override the preset's fractions")
     s.add_argument("--seeds", type=int, default=None)
     s.add_argument("--subsets", type=int, default=None)
@@ -190,7 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--real", required=True, help="real data folder in the Kaggle layout")
     r.add_argument("--synthetic", required=True, help="folder written by 'xraygan gan export'")
     r.add_argument("--out", default=None, help="review folder (default SYNTHETIC/review)")
-    r.add_argument("--preset", default="cpu", help="classifier preset of the feature network")
+    r.add_argument(
+        "--preset", default="cpu", choices=sorted(PRESETS), help="preset whose classifier is the feature network"
+    )
     r.add_argument("--data-seed", type=int, default=0)
     r.add_argument("--device", default=None)
     r.set_defaults(func=_review)
@@ -201,6 +194,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
+    except (ValueError, RuntimeError, FileNotFoundError) as e:  # config, data and checkpoint errors say the fix
         print(f"xraygan: error: {e}", file=sys.stderr)
         return 2

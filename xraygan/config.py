@@ -1,14 +1,13 @@
-"""Frozen configs, one per stage, validated on construction, and the preset table."""
+"""Frozen configs, one per stage (data, GAN, classifier, study), validated on construction."""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 SOURCES = ("auto", "folder", "kaggle", "medmnist", "phantom")
+IMAGE_SIZES = (28, 64, 128, 224)  # what the data layer decodes to (MedMNIST+ has these sizes too)
 
 
 @dataclass(frozen=True)
@@ -25,8 +24,11 @@ class DataConfig:
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"DataConfig.source={self.source!r}: choose one of {SOURCES}")
-        if self.image_size not in (28, 32, 64, 128, 224):
-            raise ValueError(f"DataConfig.image_size={self.image_size}: use 64 (default) or 128")
+        if self.image_size not in IMAGE_SIZES:
+            raise ValueError(
+                f"DataConfig.image_size={self.image_size}: use one of {IMAGE_SIZES} (64, the default, or 128 "
+                "where GANs are trained)"
+            )
         if not 0.0 < self.val_fraction < 0.5:
             raise ValueError(f"DataConfig.val_fraction={self.val_fraction}: use a value in (0, 0.5), e.g. 0.1")
         if self.val_mode not in ("patient", "legacy30"):
@@ -40,9 +42,13 @@ def to_dict(cfg: Any) -> dict:
     return dataclasses.asdict(cfg)
 
 
-def save_config(cfg: Any, path: str | Path) -> None:
-    """Write a config as JSON next to the result it produced."""
-    Path(path).write_text(json.dumps({"type": type(cfg).__name__, **to_dict(cfg)}, indent=2) + "\n")
+def from_dict(cls: type, d: dict, where: str = "") -> Any:
+    """A config of type `cls` from a dict; unknown fields are refused with the list of valid ones."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ValueError(f"{where or cls.__name__}: unknown field(s) {unknown}; valid fields are {sorted(names)}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,6 @@ class StudyConfig:
     seeds: int | tuple[int, ...] = 3
     subsets: int = 1  # different training subsets per fraction (a GAN set is trained per subset)
     conditions: tuple[str, ...] = ("baseline", "classic_aug", "dup_real_100", "dcgan_100")
-    gan_steps: int | None = None  # GAN steps for fractions < 1 (None: the preset's); 1.0 uses the preset's
     pretrain_share: float = 0.5  # pretrain_* conditions: share of the step budget spent on synthetic images
     workers: int = 1  # parallel training processes (several fit on one GPU)
 
@@ -130,6 +135,12 @@ class StudyConfig:
             raise ValueError("StudyConfig.seeds must be >= 2: a CI needs at least two runs")
         if self.subsets < 1 or self.subsets > min(counts):
             raise ValueError(f"StudyConfig.subsets={self.subsets}: use 1..seeds")
+        if not self.conditions or len(set(self.conditions)) != len(self.conditions):
+            raise ValueError(f"StudyConfig.conditions={self.conditions}: name each condition once")
+        from xraygan.study.conditions import parse_condition  # local: that module imports the data layer
+
+        for c in self.conditions:
+            parse_condition(c)  # an unknown name raises with the list of valid ones
 
     def with_fractions(self, fractions: tuple[float, ...]) -> StudyConfig:
         """The same study at other fractions; per-fraction seed counts are kept where the fraction was
@@ -144,105 +155,3 @@ class StudyConfig:
         if isinstance(self.seeds, tuple):
             return self.seeds[self.fractions.index(fraction)]
         return self.seeds
-        from xraygan.conditions import parse_condition  # local: conditions imports nothing from here
-
-        for c in self.conditions:
-            parse_condition(c)
-
-
-# Named presets: smoke (CI, seconds), cpu (2 cores), colab (free T4), full (the complete grid).
-# GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment on):
-# ngf=ndf=32 trains about 3x faster than the standard 64 (idle machine: 353 vs 116 images/s, see
-# benchmarks/README.md; an earlier, busier probe gave 118 / 71 / 40 images/s for 32 / 48 / 64), and it gives
-# recognisable chests in 1200 steps per class (about 3.5 min each), well inside the main job's hour.
-PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": {
-        "gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10, ckpt_every=10),
-        "classifier": ClassifierConfig(width=8, steps=40, batch_size=32, eval_every=20),
-        "export_per_class": 32,
-        "study": StudyConfig(
-            fractions=(0.25,),
-            seeds=2,
-            conditions=("baseline", "dup_real_100", "dcgan_100", "pretrain_dcgan"),
-            gan_steps=10,
-        ),
-    },
-    "cpu": {
-        "gan": GANConfig(
-            nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300, ckpt_every=300
-        ),
-        "classifier": ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50),
-        "export_per_class": 1000,
-        # 2 cores, <= 60 min for the whole main job: two fractions, 6 seeds (two 10 % subsets), the key
-        # conditions. Measured on the idle 2-core machine: a classifier takes ~25 s, a 600-step GAN ~100 s,
-        # so 48 classifiers + 4 small GANs + notebook 02's two full-data GANs come to ~35 min.
-        "study": StudyConfig(
-            fractions=(0.1, 1.0),
-            seeds=6,
-            subsets=2,
-            conditions=("baseline", "classic_aug", "dup_real_100", "dcgan_100"),
-            gan_steps=600,
-        ),
-    },
-    "colab": {
-        "gan": GANConfig(
-            nz=100, ngf=64, ndf=64, batch_size=64, steps=3000, log_every=50, sample_every=500, ckpt_every=500
-        ),
-        "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
-        "export_per_class": 2000,
-        "study": StudyConfig(
-            fractions=(0.05, 0.25, 1.0),
-            seeds=10,
-            subsets=2,
-            conditions=(
-                "baseline",
-                "classic_aug",
-                "class_weighted",
-                "dup_real_100",
-                "dcgan_100",
-                "cgan_100",
-                "dup_real_balance",
-                "dcgan_balance",
-                "pretrain_dcgan",
-            ),
-            gan_steps=2000,
-            workers=14,
-        ),
-    },
-}
-# full: the complete grid (sized for a GPU; resumes after an interruption).
-PRESETS["full"] = {
-    **PRESETS["colab"],
-    "study": StudyConfig(
-        fractions=(0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
-        # From the power calculation (notebook 04, xraygan.stats.seeds_needed; 80 % power, alpha 0.05) on the
-        # SD of paired accuracy differences measured so far: 5.8 / 6.2 points at 5 / 25 % (colab grid) and
-        # 5.7 / 5.2 at 10 / 100 % (cpu grid) need 31-36 / 26 seeds to detect 3 points. Below 5 % no SD has
-        # been measured and the spread grows as data shrinks, so those cheap fractions get more.
-        seeds=(48, 48, 36, 36, 36, 30, 30),
-        subsets=3,
-        conditions=(
-            "baseline",
-            "classic_aug",
-            "class_weighted",
-            "dup_real_50",
-            "dcgan_50",
-            "dup_real_100",
-            "dcgan_100",
-            "cgan_100",
-            "dup_real_balance",
-            "dcgan_balance",
-            "cgan_balance",
-            "pretrain_dcgan",
-        ),
-        gan_steps=3000,
-        workers=12,
-    ),
-}
-
-
-def preset(name: str, stage: str) -> Any:
-    """The config of `stage` ('gan', 'classifier', ...) in preset `name`."""
-    if name not in PRESETS:
-        raise ValueError(f"preset {name!r}: choose one of {sorted(PRESETS)}")
-    return PRESETS[name][stage]

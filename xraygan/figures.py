@@ -1,24 +1,16 @@
-"""Figure helpers shared by the notebooks: save under figures/ and return the figure for inline display."""
+"""Figure helpers shared by every stage's figures module: save under figures/ and return the figure for inline
+display, image grids, class colours."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from xraygan.imageset import to_uint8
+from xraygan.data.imageset import to_uint8
 from xraygan.info import CLASSES
-from xraygan.paths import output_dir
-
-
-def figures_dir() -> Path:
-    """XRAYGAN_FIGURES, else the repository's figures/ (also when run from notebooks/)."""
-    d = output_dir("XRAYGAN_FIGURES", "figures")
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+from xraygan.paths import figures_dir
 
 
 def save(fig: Figure, name: str) -> Figure:

@@ -29,5 +29,3 @@ MEDMNIST = {
     },
     "counts": {"train": 4708, "val": 524, "test": 624},
 }
-
-PHANTOM_NOTE = "PHANTOM: procedurally drawn shapes for demos and tests. Not medical data."

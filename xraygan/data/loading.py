@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xraygan.cache import cached, default_cache_dir
+from xraygan.checkpoint import digest
+from xraygan.data.cache import cached, default_cache_dir
 from xraygan.config import DataConfig
-from xraygan.download import DownloadError, fetch_kaggle, fetch_medmnist, kaggle_credentials
-from xraygan.folder import check_layout, decode_split, fingerprint, scan_split
-from xraygan.imageset import ImageSet
+from xraygan.data.download import DownloadError, fetch_kaggle, fetch_medmnist, kaggle_credentials
+from xraygan.data.folder import check_layout, decode_split, fingerprint, scan_split
+from xraygan.data.imageset import ImageSet
 from xraygan.info import KAGGLE, MEDMNIST
-from xraygan.phantom import phantom_set
-from xraygan.splits import legacy_split, patient_split
+from xraygan.data.phantom import phantom_set
+from xraygan.data.splits import legacy_split, patient_split
 
-__all__ = ["ImageSet", "Splits", "load_splits", "resolve_source", "describe", "load_folder", "load_medmnist"]
 
 
 class NoDataError(RuntimeError):
@@ -36,9 +36,15 @@ class Splits:
     source: str  # "folder:/path", "kaggle:/path", "medmnist:64", "phantom"
     skipped: dict[str, int]
 
+    def fingerprint(self) -> str:
+        """A hash of all three splits' pixels and labels (what the data is, wherever it is stored)."""
+        return digest([self.train.fingerprint(), self.val.fingerprint(), self.test.fingerprint()])
+
     def summary(self) -> dict:
+        """Counts per split and class, skipped files, and the source (a folder by its name, not its path)."""
+        kind, _, where = self.source.partition(":")
         return {
-            "source": self.source,
+            "source": f"{kind}:{Path(where).resolve().name}" if kind in ("folder", "kaggle") else self.source,
             "skipped": self.skipped,
             **{s: getattr(self, s).class_counts() for s in ("train", "val", "test")},
         }

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from xraygan.imageset import ImageSet
+from xraygan.data.imageset import ImageSet
 
 _PATTERNS = [
     re.compile(r"^(person\d+)_(?:bacteria|virus)_\d+"),  # personN_bacteria_M, personN_virus_M

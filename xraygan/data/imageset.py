@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -97,6 +99,8 @@ class ImageSet:
             skipped,
         )
 
-    def to_float(self, device: torch.device | str = "cpu") -> torch.Tensor:
-        """Images as float in [-1, 1] on `device` (the GAN and classifier input range)."""
-        return to_unit(self.images.to(device, non_blocking=True))
+    def fingerprint(self) -> str:
+        """A hash of the pixels and labels: the same images in the same order give the same value."""
+        h = hashlib.sha256(self.images.contiguous().numpy().tobytes())
+        h.update(self.labels.numpy().astype("int64").tobytes())
+        return h.hexdigest()[:16]

@@ -2,40 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from xraygan.imageset import ImageSet
+from xraygan.checkpoint import atomic_save, digest
+from xraygan.data.imageset import ImageSet
 
 
 def default_cache_dir() -> Path:
     return Path(os.environ.get("XRAYGAN_CACHE") or Path.home() / ".cache" / "xraygan")
-
-
-def atomic_save(obj: object, path: str | Path) -> None:
-    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _digest(obj: object) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def cached(
@@ -47,8 +25,8 @@ def cached(
     """Load the ImageSet for `key` if its stored `content` fingerprint matches, else build and store it.
     Returns (set, hit)."""
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-    path = cache_dir / f"{key.get('source', 'data')}-{key.get('split', 'all')}-{key.get('size', '')}-{_digest(key)}.pt"
-    want = _digest(content)
+    path = cache_dir / f"{key.get('source', 'data')}-{key.get('split', 'all')}-{key.get('size', '')}-{digest(key)}.pt"
+    want = digest(content)
     if path.exists():
         try:
             blob = torch.load(path, weights_only=True)

@@ -17,14 +17,18 @@ import torch.nn.functional as F
 from xraygan.augment import diff_augment
 from xraygan.checkpoint import check_compatible, load_checkpoint, save_checkpoint
 from xraygan.config import GANConfig, to_dict
+from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.device import pick_device
 from xraygan.figures import image_grid
-from xraygan.imageset import ImageSet, to_unit
-from xraygan.info import CLASSES
 from xraygan.models import Discriminator, Generator
 from xraygan.progress import tqdm
 
-ARCH_KEYS = ("image_size", "nz", "ngf", "ndf", "conditional", "class_label", "channels")
+# Every field that shapes the weights: a checkpoint that differs in one of them is never resumed. `steps` is
+# left out on purpose (resuming with more steps trains the same run longer); sample_every and ckpt_every only
+# decide when files are written.
+RESUME_KEYS = tuple(
+    f for f in GANConfig.__dataclass_fields__ if f not in ("steps", "sample_every", "ckpt_every")
+) + ("class_label", "channels")
 
 
 class GANTrainingError(RuntimeError):
@@ -114,7 +118,7 @@ def train_gan(
     ckpt = run / "checkpoint.pt"
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, dev)
-        check_compatible(st["config"], meta, ARCH_KEYS, ckpt)
+        check_compatible(st["config"], meta, RESUME_KEYS, ckpt)
         G.load_state_dict(st["G"])
         D.load_state_dict(st["D"])
         G_ema.load_state_dict(st["G_ema"])
@@ -286,28 +290,3 @@ def save_samples(G: Generator, z: torch.Tensor, y: torch.Tensor, path: Path, dev
 def read_metrics(run_dir: str | Path) -> list[dict]:
     p = Path(run_dir) / "metrics.jsonl"
     return [json.loads(ln) for ln in p.read_text().splitlines() if ln] if p.exists() else []
-
-
-def plot_losses(run_dirs: dict[str, str | Path]):
-    """Loss and D-output curves of one or more runs (from their metrics.jsonl)."""
-    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
-    for name, rd in run_dirs.items():
-        m = read_metrics(rd)
-        if not m:
-            continue
-        s = [r["step"] for r in m]
-        axes[0].plot(s, [r["loss_d"] for r in m], label=f"{name} D")
-        axes[0].plot(s, [r["loss_g"] for r in m], "--", label=f"{name} G")
-        axes[1].plot(s, [r["d_real"] for r in m], label=f"{name} D(x)")
-        axes[1].plot(s, [r["d_fake"] for r in m], "--", label=f"{name} D(G(z))")
-    axes[0].set_title("losses")
-    axes[1].set_title("discriminator outputs (sigmoid)")
-    for ax in axes:
-        ax.set_xlabel("step")
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def class_name(label: int | None) -> str:
-    return "conditional" if label is None else CLASSES[label]

@@ -10,27 +10,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from xraygan.cache import atomic_save
-from xraygan.checkpoint import load_checkpoint
-from xraygan.config import GANConfig
+from xraygan.checkpoint import atomic_save, load_checkpoint
+from xraygan.data.imageset import ImageSet, to_uint8
 from xraygan.device import pick_device
-from xraygan.gan import build_models, standing_stats
-from xraygan.imageset import ImageSet, to_uint8
+from xraygan.gan.runs import load_generator
 from xraygan.info import CLASSES
 from xraygan.progress import tqdm
-
-
-def load_generator(run_dir: str | Path, device: torch.device | str | None = None) -> tuple[torch.nn.Module, dict]:
-    """The EMA generator of a run, with standing batch-norm statistics, in eval mode; and its config."""
-    dev = pick_device(str(device) if device else None)
-    st = load_checkpoint(Path(run_dir) / "checkpoint.pt", dev)
-    meta = st["config"]
-    cfg = GANConfig(**{k: v for k, v in meta.items() if k in GANConfig.__dataclass_fields__})
-    G, _ = build_models(cfg)
-    G.load_state_dict(st["G_ema"])
-    G = G.to(dev)
-    standing_stats(G, dev, cfg.seed + 20_000)
-    return G, {**meta, "step": st["step"], "checkpoint": str(Path(run_dir) / "checkpoint.pt")}
 
 
 def image_seed(seed: int, label: int, i: int) -> int:
@@ -124,13 +109,3 @@ def load_synthetic(out_dir: str | Path) -> ImageSet:
         [f"{out_dir}:{i}" for i in range(n)],
         "synthetic",
     )
-
-
-def load_discriminator(run_dir: str | Path, device: torch.device | str | None = None) -> torch.nn.Module:
-    """The discriminator of a run (eval mode), for looking at what it responds to."""
-    dev = pick_device(str(device) if device else None)
-    st = load_checkpoint(Path(run_dir) / "checkpoint.pt", dev)
-    cfg = GANConfig(**{k: v for k, v in st["config"].items() if k in GANConfig.__dataclass_fields__})
-    _, D = build_models(cfg)
-    D.load_state_dict(st["D"])
-    return D.to(dev).eval()

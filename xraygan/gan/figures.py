@@ -1,4 +1,5 @@
-"""Training the project's GANs as a set (per class and conditional) and the figures of notebook 02."""
+"""Figures of GAN training (notebook 02), drawn from the run folders: losses, samples across training, final
+samples beside real ones. Each is saved under figures/ and returned for inline display."""
 
 from __future__ import annotations
 
@@ -8,39 +9,33 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from xraygan.config import GANConfig
-from xraygan.export import generate, load_generator
+from xraygan.data.imageset import ImageSet
 from xraygan.figures import save, show_grid
-from xraygan.gan import train_gan
-from xraygan.imageset import ImageSet
+from xraygan.gan.export import generate
+from xraygan.gan.runs import load_generator
+from xraygan.gan.training import read_metrics
 from xraygan.info import CLASSES
-from xraygan.paths import output_dir
 
 
-def runs_dir() -> Path:
-    """XRAYGAN_RUNS, else runs/ at the repository root (also when run from notebooks/)."""
-    return output_dir("XRAYGAN_RUNS", "runs")
-
-
-def train_gans(
-    cfg: GANConfig,
-    train: ImageSet,
-    root: str | Path,
-    modes: tuple[str, ...] = ("per_class",),
-    device: str | None = None,
-    progress: bool = True,
-) -> dict[str, Path]:
-    """Train (or resume) the per-class GANs and/or the conditional GAN under `root`.
-    Returns {"NORMAL": dir, "PNEUMONIA": dir, "conditional": dir} for the modes asked."""
-    root = Path(root)
-    out: dict[str, Path] = {}
-    if "per_class" in modes:
-        for label, name in enumerate(CLASSES):
-            out[name] = train_gan(cfg, train, root / name, class_label=label, device=device, progress=progress)
-    if "conditional" in modes:
-        cond = GANConfig(**{**cfg.__dict__, "conditional": True})
-        out["conditional"] = train_gan(cond, train, root / "conditional", device=device, progress=progress)
-    return out
+def plot_losses(run_dirs: dict[str, Path], name: str = "02_losses") -> Figure:
+    """Loss and D-output curves of one or more runs (from their metrics.jsonl)."""
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
+    for label, rd in run_dirs.items():
+        m = read_metrics(rd)
+        if not m:
+            continue
+        s = [r["step"] for r in m]
+        axes[0].plot(s, [r["loss_d"] for r in m], label=f"{label} D")
+        axes[0].plot(s, [r["loss_g"] for r in m], "--", label=f"{label} G")
+        axes[1].plot(s, [r["d_real"] for r in m], label=f"{label} D(x)")
+        axes[1].plot(s, [r["d_fake"] for r in m], "--", label=f"{label} D(G(z))")
+    axes[0].set_title("losses")
+    axes[1].set_title("discriminator outputs (sigmoid)")
+    for ax in axes:
+        ax.set_xlabel("step")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return save(fig, name)
 
 
 def plot_sample_progress(run: str | Path, name: str, max_grids: int = 5) -> Figure:
@@ -60,14 +55,14 @@ def plot_sample_progress(run: str | Path, name: str, max_grids: int = 5) -> Figu
 
 
 def plot_fake_vs_real(
-    runs: dict[str, Path], train: ImageSet, n: int = 16, seed: int = 0, tag: str = "per_class"
+    runs: dict[int, Path] | Path, train: ImageSet, n: int = 16, seed: int = 0, tag: str = "per_class"
 ) -> Figure:
-    """Final EMA samples per class beside random real training images of that class."""
+    """Final EMA samples per class beside random real training images of that class. `runs` is {label: run}
+    for per-class GANs, or one conditional run folder."""
     fig, axes = plt.subplots(2, 2, figsize=(11, 11))
     g = torch.Generator().manual_seed(seed)
     for label, c in enumerate(CLASSES):
-        run = runs[c] if c in runs else runs["conditional"]
-        G, meta = load_generator(run)
+        G, meta = load_generator(runs if isinstance(runs, Path) else runs[label])
         fake = generate(G, label if G.n_classes else None, n, seed, next(G.parameters()).device)
         real = train.of_class(label)
         show_grid(axes[label, 0], real.images[torch.randperm(len(real), generator=g)[:n]], f"real {c}", 4)

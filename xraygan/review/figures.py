@@ -1,4 +1,5 @@
-"""Figures of notebook 03 (synthetic sample review); each is shown inline and saved under figures/."""
+"""Figures of the synthetic review (notebook 03), drawn from the images and the review folder's files; each is
+shown inline and saved under figures/."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from xraygan.explain import discriminator_maps, grad_cam
+from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.figures import class_colors, save, show_grid
-from xraygan.imageset import ImageSet, to_unit
 from xraygan.info import CLASSES
+from xraygan.review.core import SCALED, ReviewArrays, ReviewResult
+from xraygan.review.explain import discriminator_maps, grad_cam
 
 
 def plot_real_vs_synthetic(real: ImageSet, fake: ImageSet, n: int = 16, seed: int = 0) -> Figure:
@@ -97,9 +99,12 @@ def plot_interpolations(
     return save(fig, name)
 
 
-def plot_memorisation(mem: dict, fake: ImageSet, train: ImageSet, n_pairs: int = 8) -> Figure:
+def plot_memorisation(
+    res: ReviewResult, arrays: ReviewArrays, synthetic: ImageSet, train: ImageSet, n_pairs: int = 8
+) -> Figure:
     """Histogram of nearest-training distances (synthetic vs held-out real) and the closest pairs."""
-    m = mem["pixel_l2"]
+    m = {**res.memorisation["pixel_l2"], **arrays.memorisation["pixel_l2"]}
+    fake = synthetic.subset(arrays.fake_index)
     fig = plt.figure(figsize=(14, 6))
     ax = fig.add_subplot(1, 3, 1)
     bins = np.linspace(
@@ -119,9 +124,10 @@ def plot_memorisation(mem: dict, fake: ImageSet, train: ImageSet, n_pairs: int =
     return save(fig, "03_memorisation")
 
 
-def plot_distance_scale(res: dict) -> Figure:
+def plot_distance_scale(result: ReviewResult) -> Figure:
     """Each metric for the GAN placed between the real-vs-real floor and the real-vs-degraded ceiling."""
-    keys = ("fd", "kid", "precision", "recall", "density", "coverage")
+    keys = SCALED
+    res = result.to_dict()
     fig, axes = plt.subplots(1, len(keys), figsize=(16, 3))
     for ax, k in zip(axes, keys):
         vals = [res[f"{k}_floor"], res[k], res[f"{k}_ceiling"]]
@@ -132,7 +138,9 @@ def plot_distance_scale(res: dict) -> Figure:
     return save(fig, "03_distance_scale")
 
 
-def plot_label_fidelity(p: np.ndarray, y: np.ndarray, threshold: float) -> Figure:
+def plot_label_fidelity(res: ReviewResult, arrays: ReviewArrays) -> Figure:
+    """The real-only classifier's P(PNEUMONIA) for the synthetic images of each class."""
+    p, y, threshold = arrays.p_synthetic, arrays.y_synthetic, res.feature_net["threshold"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for label, c in enumerate(CLASSES):
         ax.hist(p[y == label], bins=np.linspace(0, 1, 41), alpha=0.6, label=f"synthetic {c}", color=class_colors()[c])

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from xraygan.imageset import ImageSet
+from xraygan.data.imageset import ImageSet
 from xraygan.info import CLASSES
 from xraygan.progress import tqdm
-from xraygan.splits import patient_id
+from xraygan.data.splits import patient_id
 
 IMAGE_EXTS = {".jpeg", ".jpg", ".png"}
 SPLITS = ("train", "val", "test")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from xraygan.imageset import ImageSet
+from xraygan.data.imageset import ImageSet
 
 RATIOS = ("50", "100", "balance")
 

@@ -1,27 +1,31 @@
 """Synthetic sample review: distances on X-ray features with a scale (floor and ceiling), memorisation
-against held-out real images, label fidelity, written as JSON to the review folder."""
+against held-out real images, label fidelity. `review` returns a ReviewResult of numbers and writes
+review.json and review_arrays.npz to the review folder; `load_review` reads both back, so the figures of
+notebook 03 are drawn from files."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from xraygan.cache import atomic_save
-from xraygan.checkpoint import load_checkpoint
+from xraygan.checkpoint import atomic_save, digest, load_checkpoint
 from xraygan.classifier import predict, train_classifier
 from xraygan.config import ClassifierConfig, to_dict
 from xraygan.data import Splits
+from xraygan.data.folder import decode_split
+from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.device import pick_device
-from xraygan.distances import frechet_distance, kid, memorisation, prdc
-from xraygan.folder import decode_split
-from xraygan.imageset import ImageSet, to_unit
 from xraygan.info import CLASSES
 from xraygan.models import build_classifier
+from xraygan.review.distances import frechet_distance, kid, memorisation, prdc
 
 
 class ReviewInputError(ValueError):
@@ -30,7 +34,7 @@ class ReviewInputError(ValueError):
 
 def load_synthetic_folder(path: str | Path) -> ImageSet:
     """Synthetic images from an export folder: synthetic.pt if present, else NORMAL/ and PNEUMONIA/ PNGs."""
-    from xraygan.export import load_synthetic
+    from xraygan.gan.export import load_synthetic
 
     path = Path(path)
     if (path / "synthetic.pt").exists():
@@ -57,17 +61,28 @@ def _png_size(path: Path) -> int:
     raise ReviewInputError(f"{path}/NORMAL and {path}/PNEUMONIA hold no PNG image.")
 
 
+def feature_net_path(cfg: ClassifierConfig, splits: Splits, folder: str | Path) -> Path:
+    """Where the feature network of `cfg` trained on these splits is cached: named by what made it."""
+    key = {"config": to_dict(cfg), "train": splits.train.fingerprint(), "val": splits.val.fingerprint()}
+    return Path(folder) / f"feature_net-{digest(key)[:10]}.pt"
+
+
+def load_feature_net(path: str | Path, device: str | None = None) -> tuple[torch.nn.Module, float]:
+    """A cached feature network (eval mode) and its validation-chosen threshold."""
+    dev = pick_device(device)
+    st = load_checkpoint(path, dev)
+    cfg = ClassifierConfig(**st["config"])
+    model = build_classifier(cfg.model, cfg.width).to(dev)
+    model.load_state_dict(st["model"])
+    return model.eval(), float(st["threshold"])
+
+
 def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device: str | None = None):
     """The real-only X-ray classifier (trained on the training split, selected on validation), cached at
     `path`. Its penultimate layer is the feature space of the distances, and it judges label fidelity."""
     path = Path(path)
-    dev = pick_device(device)
     if path.exists():
-        st = load_checkpoint(path, dev)
-        cfg = ClassifierConfig(**st["config"])
-        model = build_classifier(cfg.model, cfg.width).to(dev)
-        model.load_state_dict(st["model"])
-        return model.eval(), float(st["threshold"])
+        return load_feature_net(path, device)
     tc = train_classifier(cfg, splits.train, splits.val, device, progress=True)
     atomic_save(
         {
@@ -107,6 +122,62 @@ def distance_block(a: np.ndarray, b: np.ndarray, seed: int = 0) -> dict[str, flo
     return {"fd": frechet_distance(a, b), "kid": k, "kid_std": k_sd, **prdc(a, b, k=5)}
 
 
+SCALED = ("fd", "kid", "precision", "recall", "density", "coverage")  # each with a floor and a ceiling
+HEADLINE = (*SCALED, *(f"{k}_{e}" for k in ("fd", "kid") for e in ("floor", "ceiling")))
+
+
+@dataclass(frozen=True)
+class ReviewResult:
+    """The numbers of a review (review.json holds exactly these fields). Distances are averaged over the two
+    classes; `per_class` has each class's synthetic, floor (real vs real) and ceiling (real vs degraded)."""
+
+    n_synthetic: dict[str, int]
+    feature_net: dict  # config and validation-chosen threshold of the real-only classifier
+    per_class: dict[str, dict]
+    fd: float
+    fd_floor: float
+    fd_ceiling: float
+    kid: float
+    kid_floor: float
+    kid_ceiling: float
+    precision: float
+    precision_floor: float
+    precision_ceiling: float
+    recall: float
+    recall_floor: float
+    recall_ceiling: float
+    density: float
+    density_floor: float
+    density_ceiling: float
+    coverage: float
+    coverage_floor: float
+    coverage_ceiling: float
+    memorisation: dict[str, dict]  # per metric: threshold, flagged, quantiles
+    label_fidelity: dict[str, float]  # share of each class's fakes the real-only classifier gives their label
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def headline(self) -> dict:
+        """What `python -m xraygan review` and notebook 03 print."""
+        d = self.to_dict()
+        return {k: d[k] for k in (*HEADLINE, "memorisation", "label_fidelity", "n_synthetic")}
+
+
+@dataclass(frozen=True)
+class ReviewArrays:
+    """The per-image arrays behind a review (review_arrays.npz)."""
+
+    p_synthetic: np.ndarray  # P(PNEUMONIA) of every synthetic image from the feature network
+    y_synthetic: np.ndarray  # their intended labels
+    fake_index: np.ndarray  # which synthetic images the memorisation check used (indices into the set)
+    memorisation: dict[str, dict[str, np.ndarray]]  # per metric: fake_dist, fake_nn, heldout_dist
+    feature_net: str  # file name of the feature network in the review folder
+
+
+_MEM_ARRAYS = ("fake_dist", "fake_nn", "heldout_dist")
+
+
 def review(
     splits: Splits,
     synthetic: ImageSet,
@@ -116,9 +187,9 @@ def review(
     n_max: int = 1000,
     seed: int = 0,
     also_to: str | Path | None = None,
-) -> dict:
-    """All review numbers for `synthetic` against the real training split; writes out_dir/review.json and,
-    when `also_to` is given (a results folder), the same file there."""
+) -> ReviewResult:
+    """All review numbers for `synthetic` against the real training split; writes out_dir/review.json and
+    review_arrays.npz and, when `also_to` is given (a results folder), review.json there too."""
     if len(synthetic) == 0:
         raise ReviewInputError("the synthetic set is empty")
     if synthetic.image_size != splits.train.image_size:
@@ -130,13 +201,16 @@ def review(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
-    model, thr = feature_net(clf, splits, out / "feature_net.pt", device)
+    net_path = feature_net_path(clf, splits, out)
+    model, thr = feature_net(clf, splits, net_path, device)
     rng = np.random.default_rng(seed)
 
-    def sample(ds: ImageSet, n: int) -> ImageSet:
-        return ds.subset(np.sort(rng.choice(len(ds), min(n, len(ds)), replace=False)))
+    def draw(n_all: int, n: int) -> np.ndarray:
+        return np.sort(rng.choice(n_all, min(n, n_all), replace=False))
 
-    res: dict = {"n_synthetic": synthetic.class_counts(), "feature_net": {"config": to_dict(clf), "threshold": thr}}
+    def sample(ds: ImageSet, n: int) -> ImageSet:
+        return ds.subset(draw(len(ds), n))
+
     per_class = {}
     for label, c in enumerate(CLASSES):
         real_c, fake_c = splits.train.of_class(label), synthetic.of_class(label)
@@ -155,15 +229,16 @@ def review(
             "floor_real_vs_real": distance_block(fa, fb, seed),
             "ceiling_real_vs_degraded": distance_block(fa, fd_deg, seed),
         }
-    res["per_class"] = per_class
     # headline numbers: averaged over the two classes (synthetic vs real of the same class)
-    for key in ("fd", "kid", "precision", "recall", "density", "coverage"):
+    scale: dict[str, float] = {}
+    for key in SCALED:
         vals = [v["synthetic"][key] for v in per_class.values()]
-        res[key] = float(np.mean(vals)) if vals else float("nan")
-        res[f"{key}_floor"] = float(np.mean([v["floor_real_vs_real"][key] for v in per_class.values()]))
-        res[f"{key}_ceiling"] = float(np.mean([v["ceiling_real_vs_degraded"][key] for v in per_class.values()]))
+        scale[key] = float(np.mean(vals)) if vals else float("nan")
+        scale[f"{key}_floor"] = float(np.mean([v["floor_real_vs_real"][key] for v in per_class.values()]))
+        scale[f"{key}_ceiling"] = float(np.mean([v["ceiling_real_vs_degraded"][key] for v in per_class.values()]))
     # memorisation: pixels and features, each synthetic image against the whole training split
-    fake_s = sample(synthetic, 2 * n_max)
+    fake_index = draw(len(synthetic), 2 * n_max)
+    fake_s = synthetic.subset(fake_index)
     flat = lambda ds: ds.images.flatten(1).float().numpy() / 255.0  # noqa: E731
     e_train = embed(model, splits.train, dev)
     centre = e_train.mean(0)  # cosine on centred features: raw post-ReLU features all point one way
@@ -173,18 +248,22 @@ def review(
             embed(model, fake_s, dev) - centre, e_train - centre, embed(model, splits.val, dev) - centre, "cosine"
         ),
     }
-    res["memorisation"] = {
-        k: {kk: vv for kk, vv in v.items() if not isinstance(vv, np.ndarray)} for k, v in mem.items()
-    }
     # label fidelity: the real-only classifier's verdict on each synthetic image
     p = predict(model, synthetic, dev)
     y = synthetic.labels.numpy()
-    res["label_fidelity"] = {
-        c: float(((p >= thr).astype(int) == label)[y == label].mean())
-        for label, c in enumerate(CLASSES)
-        if (y == label).any()
-    }
-    text = json.dumps(res, indent=2) + "\n"
+    res = ReviewResult(
+        n_synthetic=synthetic.class_counts(),
+        feature_net={"config": to_dict(clf), "threshold": thr},
+        per_class=per_class,
+        **scale,
+        memorisation={k: {kk: vv for kk, vv in v.items() if kk not in _MEM_ARRAYS} for k, v in mem.items()},
+        label_fidelity={
+            c: float(((p >= thr).astype(int) == label)[y == label].mean())
+            for label, c in enumerate(CLASSES)
+            if (y == label).any()
+        },
+    )
+    text = json.dumps(res.to_dict(), indent=2) + "\n"
     for folder in (out, *([Path(also_to)] if also_to else [])):
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "review.json").write_text(text)
@@ -192,10 +271,28 @@ def review(
         out / "review_arrays.npz",
         p_synthetic=p,
         y_synthetic=y,
-        fake_index=np.arange(len(fake_s)),
-        **{f"{k}_{kk}": v[kk] for k, v in mem.items() for kk in ("fake_dist", "fake_nn", "heldout_dist")},
+        fake_index=fake_index,
+        feature_net=np.array(net_path.name),
+        **{f"{k}_{kk}": v[kk] for k, v in mem.items() for kk in _MEM_ARRAYS},
     )
-    return {**res, "_mem": mem, "_fake": fake_s, "_p": p, "_model": model}
+    return res
+
+
+def load_review(folder: str | Path) -> tuple[ReviewResult, ReviewArrays]:
+    """The numbers (review.json) and arrays (review_arrays.npz) of a review folder written by `review`."""
+    folder = Path(folder)
+    if not (folder / "review.json").exists() or not (folder / "review_arrays.npz").exists():
+        raise FileNotFoundError(f"{folder} holds no finished review: run 'python -m xraygan review' first")
+    res = ReviewResult(**json.loads((folder / "review.json").read_text()))
+    with np.load(folder / "review_arrays.npz") as z:
+        arrays = ReviewArrays(
+            p_synthetic=z["p_synthetic"],
+            y_synthetic=z["y_synthetic"],
+            fake_index=z["fake_index"],
+            memorisation={k: {kk: z[f"{k}_{kk}"] for kk in _MEM_ARRAYS} for k in res.memorisation},
+            feature_net=str(z["feature_net"]),
+        )
+    return res, arrays
 
 
 def inception_distances(real: ImageSet, fake: ImageSet, n: int = 1000, device: str | None = None) -> dict:
@@ -204,7 +301,8 @@ def inception_distances(real: ImageSet, fake: ImageSet, n: int = 1000, device: s
     import torchvision
 
     try:
-        net = torchvision.models.inception_v3(weights=torchvision.models.Inception_V3_Weights.DEFAULT)
+        with contextlib.redirect_stderr(io.StringIO()):  # the download message names this machine's cache path
+            net = torchvision.models.inception_v3(weights=torchvision.models.Inception_V3_Weights.DEFAULT)
     except Exception as e:  # noqa: BLE001 - no network, no cached weights, ...
         return {
             "skipped": f"Inception-v3 weights could not be loaded ({type(e).__name__}); this part runs where "

@@ -1,0 +1,105 @@
+"""One resolved Experiment passed down: presets resolved once, overrides reach the study, unknown names refused,
+run and results folders keyed by what made them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+import xraygan.experiment as experiment_mod
+from xraygan.checkpoint import CheckpointError, keyed_dir
+from xraygan.config import ClassifierConfig, DataConfig, GANConfig, StudyConfig
+from xraygan.experiment import Experiment, build_experiment
+from xraygan.study.run import StaleResultsError, run_study
+
+PHANTOM = DataConfig(source="phantom", phantom_per_class=24)
+
+
+def test_overrides_reach_every_stage_and_round_trip() -> None:
+    exp = build_experiment("cpu", data=PHANTOM, gan={"ngf": 16}, classifier={"steps": 100}, study={"seeds": 2})
+    assert exp.gan.ngf == 16 and exp.gan_subset.ngf == 16  # a GAN override reaches the subset GANs too
+    assert exp.gan.steps == 1200 and exp.gan_subset.steps == 600 and exp.gan_at(0.1) is exp.gan_subset
+    assert exp.classifier.steps == 100 and exp.study.seeds == 2 and exp.data == PHANTOM
+    assert Experiment.from_dict(json.loads(json.dumps(exp.to_dict()))) == exp
+
+
+def test_unknown_names_sizes_and_fields_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown condition 'typo'.*dcgan_R"):
+        StudyConfig(conditions=("baseline", "typo"))
+    with pytest.raises(ValueError, match="once"):
+        StudyConfig(conditions=("baseline", "baseline"))
+    with pytest.raises(ValueError, match=r"image_size=32: use one of \(28, 64, 128, 224\)"):
+        DataConfig(image_size=32)
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['ngff'\].*'ngf'"):
+        build_experiment("cpu", gan={"ngff": 16})
+    with pytest.raises(ValueError, match=r"unknown override\(s\) \['gans'\]"):
+        build_experiment("cpu", gans={})
+    with pytest.raises(ValueError, match="preset 'laptop': choose one of"):
+        build_experiment("laptop")
+    with pytest.raises(ValueError, match="use one size"):
+        build_experiment("cpu", data=DataConfig(image_size=128))
+    with pytest.raises(ValueError, match="unknown field"):
+        Experiment.from_dict({**build_experiment("smoke").to_dict(), "extra": 1})
+
+
+def test_run_study_uses_the_experiment_it_is_given(tmp_path: Path, monkeypatch) -> None:
+    exp = build_experiment(
+        "smoke",
+        data=PHANTOM,
+        gan_subset={"steps": 15},
+        classifier=ClassifierConfig(width=4, steps=30, batch_size=16, eval_every=10),
+        study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")},
+    )
+    monkeypatch.setattr(experiment_mod, "PRESETS", {})  # nothing below the entry point may look a preset up
+    df = run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    assert len(df) == 4 and set(df.best_step) <= {10, 20, 30}  # the experiment's classifier budget
+    (gan_folder,) = (tmp_path / "runs" / "gan").iterdir()
+    key = json.loads((gan_folder / "key.json").read_text())
+    assert key["gan"]["steps"] == 15 and key["fraction"] == 0.5
+    assert json.loads((gan_folder / "NORMAL" / "config.json").read_text())["steps"] == 15
+    saved = json.loads((tmp_path / "res" / "config.json").read_text())
+    assert Experiment.from_dict(saved["experiment"]) == exp and saved["data_fingerprint"]
+
+
+def test_a_changed_config_never_reuses_a_stale_gan_or_result(tmp_path: Path) -> None:
+    study = {"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")}
+    exp = build_experiment("smoke", data=PHANTOM, study=study)
+    run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    longer = dataclasses.replace(exp, gan_subset=dataclasses.replace(exp.gan_subset, steps=15))
+    with pytest.warns(UserWarning, match="gan.steps: 10 there, 15 here"):
+        run_study(longer, tmp_path / "res2", tmp_path / "runs", device="cpu", progress=False)
+    assert len(list((tmp_path / "runs" / "gan").iterdir())) == 2  # a second GAN set, the first one untouched
+    # the first results folder holds 10-step GAN models: adding rows from another setting is refused
+    with pytest.raises(StaleResultsError, match="gan_subset.steps: 10 there, 15 here"):
+        run_study(longer, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    # more seeds extend the same folder (grid settings only say which cells to run)
+    more = dataclasses.replace(exp, study=dataclasses.replace(exp.study, seeds=3))
+    assert len(run_study(more, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)) == 6
+
+
+def test_keyed_dir_names_the_differing_field(tmp_path: Path) -> None:
+    a = keyed_dir(tmp_path, "f1_s0", {"gan": {"ngf": 8, "lr": 1e-3}, "n": 3})
+    assert a == keyed_dir(tmp_path, "f1_s0", {"n": 3, "gan": {"lr": 1e-3, "ngf": 8}})  # same key, same folder
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        b = keyed_dir(tmp_path, "f1_s0", {"gan": {"ngf": 16, "lr": 1e-3}, "n": 3})
+    assert b != a and "gan.ngf: 8 there, 16 here" in str(w[0].message)
+    (b / "key.json").write_text(json.dumps({"gan": {"ngf": 99, "lr": 1e-3}, "n": 3}))  # an edited key
+    with pytest.raises(CheckpointError, match="gan.ngf: 99 there, 16 here"):
+        keyed_dir(tmp_path, "f1_s0", {"gan": {"ngf": 16, "lr": 1e-3}, "n": 3})
+
+
+def test_gan_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:
+    from xraygan.data.phantom import phantom_set
+    from xraygan.gan.training import train_gan
+
+    cfg = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=4, log_every=2, sample_every=2, ckpt_every=2)
+    train = phantom_set(16, 64, seed=0)
+    train_gan(cfg, train, tmp_path / "g", class_label=0, device="cpu", progress=False)
+    train_gan(dataclasses.replace(cfg, steps=6), train, tmp_path / "g", class_label=0, device="cpu", progress=False)
+    with pytest.raises(CheckpointError, match="lr_d"):
+        train_gan(dataclasses.replace(cfg, lr_d=1e-3, steps=8), train, tmp_path / "g", 0, "cpu", progress=False)

@@ -1,0 +1,207 @@
+"""One resolved experiment: every stage's config, built once from a named preset plus overrides at the entry
+point (notebook, CLI), saved beside every result and passed down. Nothing below looks a preset up by name."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from xraygan.config import ClassifierConfig, DataConfig, GANConfig, StudyConfig, from_dict, to_dict
+
+
+@dataclass(frozen=True)
+class Experiment:
+    preset: str  # the preset it was built from: a label for folders and tables, never looked up again
+    data: DataConfig
+    gan: GANConfig  # GANs trained on the full training split
+    gan_subset: GANConfig  # GANs trained on a fraction < 1 of it (a shorter budget)
+    classifier: ClassifierConfig  # the study's classifier (seed and condition flags are set per cell)
+    study: StudyConfig
+    export_per_class: int  # synthetic images per class that notebook 02 exports and notebook 03 reviews
+
+    def __post_init__(self) -> None:
+        sizes = {self.data.image_size, self.gan.image_size, self.gan_subset.image_size}
+        if len(sizes) != 1:
+            raise ValueError(
+                f"Experiment {self.preset!r}: data.image_size={self.data.image_size}, gan.image_size="
+                f"{self.gan.image_size}, gan_subset.image_size={self.gan_subset.image_size}: use one size"
+            )
+        if self.export_per_class < 1:
+            raise ValueError(f"Experiment.export_per_class={self.export_per_class}: use a positive count")
+
+    def gan_at(self, fraction: float) -> GANConfig:
+        """The GAN config for a training fraction (the full split, or a subset)."""
+        return self.gan if fraction >= 1 else self.gan_subset
+
+    def to_dict(self) -> dict:
+        return to_dict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Experiment:
+        """The inverse of to_dict (e.g. a results folder's config.json); unknown fields are refused."""
+        stages = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - set(stages))
+        if unknown:
+            raise ValueError(f"Experiment: unknown field(s) {unknown}; valid fields are {sorted(stages)}")
+        kw: dict[str, Any] = dict(d)
+        for name, typ in STAGE_TYPES.items():
+            kw[name] = from_dict(typ, d[name], f"Experiment.{name}")
+        return cls(**kw)
+
+    def save(self, path: str | Path) -> None:
+        """Write the experiment as JSON (beside the results it made)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+STAGE_TYPES: dict[str, type] = {
+    "data": DataConfig,
+    "gan": GANConfig,
+    "gan_subset": GANConfig,
+    "classifier": ClassifierConfig,
+    "study": StudyConfig,
+}
+
+
+def subset_gan(cfg: GANConfig, steps: int | None) -> GANConfig:
+    """The full-split GAN config with a shorter step budget for subsets (samples and checkpoints rescaled)."""
+    if not steps:
+        return cfg
+    le = cfg.log_every
+    return dataclasses.replace(
+        cfg,
+        steps=steps,
+        sample_every=max(le, steps // 4 // le * le),
+        ckpt_every=max(le, steps // 2 // le * le),
+    )
+
+
+# Named presets: smoke (CI, seconds), cpu (2 cores), colab (one GPU), full (the complete grid).
+# GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment on):
+# ngf=ndf=32 trains about 3x faster than the standard 64 (idle machine: 353 vs 116 images/s, see
+# benchmarks/README.md; an earlier, busier probe gave 118 / 71 / 40 images/s for 32 / 48 / 64), and it gives
+# recognisable chests in 1200 steps per class (about 3.5 min each), well inside the main job's hour.
+# "gan_subset_steps" is the GAN step budget on fractions < 1 (None: the full-split budget).
+PRESETS: dict[str, dict[str, Any]] = {
+    "smoke": {
+        "gan": GANConfig(nz=16, ngf=8, ndf=8, batch_size=16, steps=20, log_every=5, sample_every=10, ckpt_every=10),
+        "gan_subset_steps": 10,
+        "classifier": ClassifierConfig(width=8, steps=40, batch_size=32, eval_every=20),
+        "export_per_class": 32,
+        "study": StudyConfig(
+            fractions=(0.25,),
+            seeds=2,
+            conditions=("baseline", "dup_real_100", "dcgan_100", "pretrain_dcgan"),
+        ),
+    },
+    "cpu": {
+        "gan": GANConfig(
+            nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300, ckpt_every=300
+        ),
+        "gan_subset_steps": 600,
+        "classifier": ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50),
+        "export_per_class": 1000,
+        # 2 cores, <= 60 min for the whole main job: two fractions, 6 seeds (two 10 % subsets), the key
+        # conditions. Measured on the idle 2-core machine: a classifier takes ~25 s, a 600-step GAN ~100 s,
+        # so 48 classifiers + 4 small GANs + notebook 02's two full-data GANs come to ~35 min.
+        "study": StudyConfig(
+            fractions=(0.1, 1.0),
+            seeds=6,
+            subsets=2,
+            conditions=("baseline", "classic_aug", "dup_real_100", "dcgan_100"),
+        ),
+    },
+    "colab": {
+        "gan": GANConfig(
+            nz=100, ngf=64, ndf=64, batch_size=64, steps=3000, log_every=50, sample_every=500, ckpt_every=500
+        ),
+        "gan_subset_steps": 2000,
+        "classifier": ClassifierConfig(width=32, steps=1500, batch_size=64, eval_every=100),
+        "export_per_class": 2000,
+        "study": StudyConfig(
+            fractions=(0.05, 0.25, 1.0),
+            seeds=10,
+            subsets=2,
+            conditions=(
+                "baseline",
+                "classic_aug",
+                "class_weighted",
+                "dup_real_100",
+                "dcgan_100",
+                "cgan_100",
+                "dup_real_balance",
+                "dcgan_balance",
+                "pretrain_dcgan",
+            ),
+            workers=14,
+        ),
+    },
+}
+# full: the complete grid (sized for a GPU; resumes after an interruption).
+PRESETS["full"] = {
+    **PRESETS["colab"],
+    "gan_subset_steps": 3000,
+    "study": StudyConfig(
+        fractions=(0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
+        # From the power calculation (notebook 04, xraygan.study.stats.seeds_needed; 80 % power, alpha 0.05)
+        # on the SD of paired accuracy differences measured so far: 5.8 / 6.2 points at 5 / 25 % (colab grid)
+        # and 5.7 / 5.2 at 10 / 100 % (cpu grid) need 31-36 / 26 seeds to detect 3 points. Below 5 % no SD
+        # has been measured and the spread grows as data shrinks, so those cheap fractions get more.
+        seeds=(48, 48, 36, 36, 36, 30, 30),
+        subsets=3,
+        conditions=(
+            "baseline",
+            "classic_aug",
+            "class_weighted",
+            "dup_real_50",
+            "dcgan_50",
+            "dup_real_100",
+            "dcgan_100",
+            "cgan_100",
+            "dup_real_balance",
+            "dcgan_balance",
+            "cgan_balance",
+            "pretrain_dcgan",
+        ),
+        workers=12,
+    ),
+}
+
+
+def _override(cfg: Any, value: Any, where: str) -> Any:
+    """A stage config with overrides: a config instance replaces it, a dict replaces the named fields."""
+    if isinstance(value, dict):
+        return from_dict(type(cfg), {**to_dict(cfg), **value}, where)
+    if not isinstance(value, type(cfg)):
+        raise ValueError(f"{where}: give a {type(cfg).__name__} or a dict of its fields, not {type(value).__name__}")
+    return value
+
+
+def build_experiment(preset: str, **overrides: Any) -> Experiment:
+    """Resolve a named preset plus overrides into one Experiment. Overrides are per stage (data, gan,
+    gan_subset, classifier, study: a config or a dict of fields) or export_per_class; e.g.
+    build_experiment("cpu", data=DataConfig(root="data/chest_xray"), study={"seeds": 2}).
+    A GAN override also reaches the subset GANs (with their shorter budget) unless gan_subset is given."""
+    if preset not in PRESETS:
+        raise ValueError(f"preset {preset!r}: choose one of {sorted(PRESETS)}")
+    valid = [*STAGE_TYPES, "export_per_class"]
+    unknown = sorted(set(overrides) - set(valid))
+    if unknown:
+        raise ValueError(f"build_experiment: unknown override(s) {unknown}; valid ones are {valid}")
+    p = PRESETS[preset]
+    gan = _override(p["gan"], overrides.get("gan", {}), "gan")
+    gan_subset = subset_gan(gan, p["gan_subset_steps"])
+    if "gan_subset" in overrides:
+        gan_subset = _override(gan_subset, overrides["gan_subset"], "gan_subset")
+    return Experiment(
+        preset=preset,
+        data=_override(DataConfig(), overrides.get("data", {}), "data"),
+        gan=gan,
+        gan_subset=gan_subset,
+        classifier=_override(p["classifier"], overrides.get("classifier", {}), "classifier"),
+        study=_override(p["study"], overrides.get("study", {}), "study"),
+        export_per_class=int(overrides.get("export_per_class", p["export_per_class"])),
+    )

@@ -1,0 +1,1 @@
+"""GAN training (DCGAN per class, class-conditional), run folders, export of synthetic images, figures."""

@@ -1,0 +1,104 @@
+"""GAN run folders: named by what made them, trained as a set (per class and/or conditional), and the models
+loaded back from them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from xraygan.checkpoint import keyed_dir, load_checkpoint
+from xraygan.config import GANConfig, to_dict
+from xraygan.data.imageset import ImageSet
+from xraygan.device import pick_device
+from xraygan.gan.training import build_models, standing_stats, train_gan
+from xraygan.info import CLASSES
+
+MODES = ("per_class", "conditional")
+_NOT_IN_KEY = ("sample_every", "ckpt_every")  # decide only when files are written, not what is learned
+
+
+def run_key(cfg: GANConfig, train: ImageSet, fraction: float, subset: int) -> dict:
+    """What makes a GAN set: every weight-shaping GAN setting and the exact training images."""
+    return {
+        "gan": {k: v for k, v in to_dict(cfg).items() if k not in _NOT_IN_KEY},
+        "train_fingerprint": train.fingerprint(),
+        "n_train": len(train),
+        "fraction": fraction,
+        "subset": subset,
+    }
+
+
+def gan_dir(runs: str | Path, cfg: GANConfig, train: ImageSet, fraction: float, subset: int) -> Path:
+    """runs/gan/f<fraction>_s<subset>-<hash>: the folder of the GANs trained with `cfg` on `train`."""
+    return keyed_dir(Path(runs) / "gan", f"f{fraction:g}_s{subset}", run_key(cfg, train, fraction, subset))
+
+
+@dataclass(frozen=True)
+class GANRuns:
+    """The run folders of one GAN set."""
+
+    root: Path
+    per_class: dict[int, Path]  # label -> that class's DCGAN run (empty when not trained)
+    conditional: Path | None = None  # the class-conditional GAN's run
+
+    def named(self) -> dict[str, Path]:
+        """{"NORMAL": run, "PNEUMONIA": run, "conditional": run}, for figures and printing."""
+        out = {CLASSES[k]: v for k, v in self.per_class.items()}
+        return out | ({"conditional": self.conditional} if self.conditional else {})
+
+
+def per_class_runs(root: str | Path) -> dict[int, Path]:
+    """{label: root/<CLASS>}: where train_gans puts the per-class DCGANs."""
+    return {label: Path(root) / c for label, c in enumerate(CLASSES)}
+
+
+def train_gans(
+    cfg: GANConfig,
+    train: ImageSet,
+    root: str | Path,
+    modes: tuple[str, ...] = ("per_class",),
+    device: str | None = None,
+    progress: bool = True,
+) -> GANRuns:
+    """Train (or resume) the per-class GANs and/or the conditional GAN under `root`."""
+    bad = sorted(set(modes) - set(MODES))
+    if bad:
+        raise ValueError(f"GAN mode(s) {bad}: use {MODES}")
+    root = Path(root)
+    per_class: dict[int, Path] = {}
+    if "per_class" in modes:
+        for label, run in per_class_runs(root).items():
+            per_class[label] = train_gan(cfg, train, run, class_label=label, device=device, progress=progress)
+    cond = None
+    if "conditional" in modes:
+        cfg_c = dataclasses.replace(cfg, conditional=True)
+        cond = train_gan(cfg_c, train, root / "conditional", device=device, progress=progress)
+    return GANRuns(root, per_class, cond)
+
+
+def _config(st: dict) -> GANConfig:
+    return GANConfig(**{k: v for k, v in st["config"].items() if k in GANConfig.__dataclass_fields__})
+
+
+def load_generator(run_dir: str | Path, device: torch.device | str | None = None) -> tuple[torch.nn.Module, dict]:
+    """The EMA generator of a run, with standing batch-norm statistics, in eval mode; and its config."""
+    dev = pick_device(str(device) if device else None)
+    st = load_checkpoint(Path(run_dir) / "checkpoint.pt", dev)
+    cfg = _config(st)
+    G, _ = build_models(cfg)
+    G.load_state_dict(st["G_ema"])
+    G = G.to(dev)
+    standing_stats(G, dev, cfg.seed + 20_000)
+    return G, {**st["config"], "step": st["step"], "checkpoint": str(Path(run_dir) / "checkpoint.pt")}
+
+
+def load_discriminator(run_dir: str | Path, device: torch.device | str | None = None) -> torch.nn.Module:
+    """The discriminator of a run (eval mode), for looking at what it responds to."""
+    dev = pick_device(str(device) if device else None)
+    st = load_checkpoint(Path(run_dir) / "checkpoint.pt", dev)
+    _, D = build_models(_config(st))
+    D.load_state_dict(st["D"])
+    return D.to(dev).eval()

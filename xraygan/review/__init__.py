@@ -1,0 +1,1 @@
+"""Reviewing synthetic images: distances with a scale, memorisation, label fidelity, what networks attend to."""

@@ -1,0 +1,1 @@
+"""The augmentation study: conditions, the sweep, statistics, tables and figures."""

@@ -1,0 +1,325 @@
+"""The augmentation study: fractions x conditions x seeds, each cell one trained classifier, one test read.
+
+It takes one resolved Experiment and uses its GAN and classifier settings as they are. Finished cells are
+appended to <results>/runs.jsonl as they complete, so an interrupted sweep resumes where it stopped; the
+experiment is saved beside them, and a results folder made with other settings is refused. GANs are trained
+per (fraction, subset) on exactly the real images the classifier of that subset sees, in run folders named by
+what made them."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from xraygan.checkpoint import describe_diff, flat_diff
+from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
+from xraygan.data import ImageSet, Splits, load_splits
+from xraygan.data.splits import fraction_subset
+from xraygan.device import pick_device
+from xraygan.experiment import Experiment
+from xraygan.gan.export import export_synthetic, load_synthetic
+from xraygan.gan.runs import gan_dir, train_gans
+from xraygan.paths import shown
+from xraygan.progress import tqdm
+from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
+
+GAN_MODES = {"dcgan": "per_class", "cgan": "conditional"}  # condition's GAN kind -> train_gans mode
+
+
+class StaleResultsError(RuntimeError):
+    """A results folder holds models made with other settings than the experiment asked for."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One trained classifier of the grid."""
+
+    fraction: float
+    condition: str
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return cell_key(self.fraction, self.condition, self.seed)
+
+
+def cell_key(fraction: float, condition: str, seed: int) -> str:
+    return f"{fraction:g}|{condition}|{seed}"
+
+
+def subsets_at(exp: Experiment, fraction: float) -> int:
+    """Training subsets drawn at a fraction: the full training split is one subset, however many are asked."""
+    return 1 if fraction >= 1.0 else exp.study.subsets
+
+
+def needed_gans(exp: Experiment) -> set[str]:
+    kinds = {parse_condition(c).gan for c in exp.study.conditions}
+    return {k for k in kinds if k}
+
+
+def subset_gan_dir(exp: Experiment, splits: Splits, runs: Path, fraction: float, subset: int) -> Path:
+    """The GAN folder of one (fraction, subset): keyed by its GAN config and its exact training images."""
+    return gan_dir(runs, exp.gan_at(fraction), fraction_subset(splits.train, fraction, subset), fraction, subset)
+
+
+def _pool_size(real: ImageSet) -> int:
+    n0, n1 = (int((real.labels == c).sum()) for c in (0, 1))
+    return max(n0, n1, abs(n1 - n0))
+
+
+def prepare_gans(exp: Experiment, splits: Splits, runs: Path, device: str | None = None, progress: bool = True) -> None:
+    """Train (or resume) the GANs each (fraction, subset) needs and export their synthetic pools."""
+    kinds = needed_gans(exp)
+    if not kinds:
+        return
+    modes = tuple(GAN_MODES[k] for k in sorted(kinds, key=list(GAN_MODES).index))
+    jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
+    if exp.study.workers > 1:  # GANs in parallel processes first (side by side on one GPU)
+        gan_jobs = [(f, s, m) for f, s in jobs for m in modes]
+        with mp.get_context("spawn").Pool(
+            min(exp.study.workers, len(gan_jobs)), _worker_init, (exp, str(runs), device)
+        ) as pool:
+            for _ in tqdm(
+                pool.imap_unordered(_gan_job, gan_jobs), total=len(gan_jobs), desc="GANs", disable=not progress
+            ):
+                pass
+    for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress):
+        real = fraction_subset(splits.train, f, s)
+        root = subset_gan_dir(exp, splits, runs, f, s)
+        got = train_gans(exp.gan_at(f), real, root, modes, device, progress=False)
+        n = _pool_size(real)
+        sources = {"dcgan": got.per_class, "cgan": got.conditional}
+        for kind in sorted(kinds):
+            out = root / f"pool_{kind}"
+            if not (out / "synthetic.pt").exists():
+                export_synthetic(sources[kind], n, out, seed=s, device=device, pngs=False)
+
+
+def build_training_set(
+    cond_name: str,
+    real: ImageSet,
+    pools: dict[str, ImageSet],
+    seed: int,
+) -> tuple[ImageSet, ImageSet | None, dict]:
+    """(training set, pretraining set or None, counts added per class) for one condition."""
+    c = parse_condition(cond_name)
+    if c.kind in ("baseline", "classic_aug", "class_weighted"):
+        return real, None, {0: 0, 1: 0}
+    counts = added_counts(real, c.ratio)
+    if c.kind == "dup_real":
+        return ImageSet.concat([real, duplicate_real(real, counts, seed)], "train+dup"), None, counts
+    syn = pick_synthetic(pools[c.gan], counts, seed)
+    if c.kind == "gan":
+        return ImageSet.concat([real, syn], f"train+{c.gan}"), None, counts
+    return real, syn, {0: 0, 1: 0}  # pretrain: synthetic first, then the real images
+
+
+def run_cell(
+    exp: Experiment,
+    splits: Splits,
+    runs: Path,
+    cell: Cell,
+    device: str | None = None,
+    pools_cache: dict | None = None,
+) -> dict:
+    """Train one classifier for (fraction, condition, seed) and return its result row."""
+    t0 = time.time()
+    fraction, condition, seed = cell.fraction, cell.condition, cell.seed
+    subset = seed % subsets_at(exp, fraction)
+    real = fraction_subset(splits.train, fraction, subset)
+    c = parse_condition(condition)
+    pools: dict[str, ImageSet] = {}
+    if c.gan:
+        key = (fraction, subset, c.gan)
+        cache = pools_cache if pools_cache is not None else {}
+        if key not in cache:
+            cache[key] = load_synthetic(subset_gan_dir(exp, splits, runs, fraction, subset) / f"pool_{c.gan}")
+        pools[c.gan] = cache[key]
+    train, pre, added = build_training_set(condition, real, pools, seed)
+    cfg = replace(exp.classifier, seed=seed, augment=c.kind == "classic_aug", class_weighted=c.kind == "class_weighted")
+    share = exp.study.pretrain_share
+    pre_steps = int(cfg.steps * share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
+    tc = train_classifier(cfg, train, splits.val, device, pretrain=pre, pretrain_steps=pre_steps, progress=False)
+    test = GuardedTest(splits.test)
+    return {
+        "preset": exp.preset,
+        "fraction": fraction,
+        "condition": condition,
+        "seed": seed,
+        "subset": subset,
+        "n_real_normal": int((real.labels == 0).sum()),
+        "n_real_pneumonia": int((real.labels == 1).sum()),
+        "n_added_normal": added[0],
+        "n_added_pneumonia": added[1],
+        "n_pretrain": len(pre) if pre is not None else 0,
+        "best_step": tc.best_step,
+        "threshold": tc.threshold,
+        **tc.val,
+        **evaluate_test(tc, test, device),
+        "test_reads": test.reads,
+        "seconds": round(time.time() - t0, 2),
+        "device": str(pick_device(device)),
+    }
+
+
+@dataclass
+class _WorkerContext:
+    """What a worker process of the pool holds: the experiment, its data, and the synthetic pools it loaded."""
+
+    exp: Experiment
+    splits: Splits
+    runs: Path
+    device: str | None
+    pools: dict = field(default_factory=dict)
+
+
+_ctx: _WorkerContext | None = None  # set once per worker process by _worker_init (a Pool initializer)
+
+
+def _worker_init(exp: Experiment, runs: str, device: str | None) -> None:
+    global _ctx
+    torch.set_num_threads(1)
+    _ctx = _WorkerContext(exp, load_splits(exp.data, progress=False), Path(runs), device)
+
+
+def _gan_job(job: tuple[float, int, str]) -> None:
+    assert _ctx is not None
+    f, s, mode = job
+    real = fraction_subset(_ctx.splits.train, f, s)
+    root = subset_gan_dir(_ctx.exp, _ctx.splits, _ctx.runs, f, s)
+    train_gans(_ctx.exp.gan_at(f), real, root, (mode,), _ctx.device, progress=False)
+
+
+def _worker_run(cell: Cell) -> dict:
+    assert _ctx is not None
+    return run_cell(_ctx.exp, _ctx.splits, _ctx.runs, cell, device=_ctx.device, pools_cache=_ctx.pools)
+
+
+def read_rows(path: str | Path) -> list[dict]:
+    """The finished cells in a runs.jsonl; a torn last line (interrupted write) is ignored."""
+    rows = []
+    p = Path(path)
+    if p.exists():
+        for line in p.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return rows
+
+
+# Settings that only say which cells to run (more seeds, other fractions or conditions extend a results folder).
+_GRID_ONLY = ("fractions", "seeds", "conditions", "workers")
+
+
+def _row_shaping(saved: dict) -> dict:
+    """The part of a results folder's config.json that decides what its rows hold."""
+    exp = json.loads(json.dumps(saved.get("experiment", {})))
+    for k in _GRID_ONLY:
+        exp.get("study", {}).pop(k, None)
+    for k in ("root", "cache_dir", "source"):  # where the data lives; its fingerprint says what it is
+        exp.get("data", {}).pop(k, None)
+    for g in ("gan", "gan_subset"):
+        for k in ("sample_every", "ckpt_every"):
+            exp.get(g, {}).pop(k, None)
+    return {"experiment": exp, "data_fingerprint": saved.get("data_fingerprint")}
+
+
+def results_record(exp: Experiment, splits: Splits) -> dict:
+    """What config.json says about a results folder: the experiment and the fingerprint of its data."""
+    d = exp.to_dict()
+    if d["data"]["root"]:
+        d["data"]["root"] = shown(d["data"]["root"])  # no machine paths in committed files
+    return {"experiment": d, "data_fingerprint": splits.fingerprint()}
+
+
+def check_results_folder(results: Path, record: dict) -> None:
+    """Refuse to add rows to a results folder whose existing rows were made with other settings."""
+    cfg, store = results / "config.json", results / "runs.jsonl"
+    if not (store.exists() and read_rows(store) and cfg.exists()):
+        return
+    diff = flat_diff(_row_shaping(json.loads(cfg.read_text())), _row_shaping(record))
+    if diff:
+        raise StaleResultsError(
+            f"{shown(results)} holds models made with other settings ({describe_diff(diff)}). Write to another "
+            "results folder (--results, XRAYGAN_RESULTS), or move its runs.jsonl away to start over."
+        )
+
+
+def run_study(
+    exp: Experiment,
+    results: str | Path,
+    runs: str | Path,
+    device: str | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
+    config.json and summary tables in `results`."""
+    results, runs = Path(results), Path(runs)
+    results.mkdir(parents=True, exist_ok=True)
+    splits = load_splits(exp.data, progress=progress)
+    record = results_record(exp, splits)
+    check_results_folder(results, record)
+    (results / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+    prepare_gans(exp, splits, runs, device, progress)
+    store = results / "runs.jsonl"
+    finished = read_rows(store)
+    if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line before appending
+        store.write_text("".join(json.dumps(r) + "\n" for r in finished))
+    done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
+    st = exp.study
+    cells = [
+        Cell(f, c, s)
+        for f in st.fractions
+        for s in range(st.seeds_at(f))
+        for c in st.conditions
+        if cell_key(f, c, s) not in done
+    ]
+    bar = tqdm(total=len(cells), desc=f"study {exp.preset}", disable=not progress)
+    with open(store, "a") as out:
+
+        def keep(row: dict) -> None:
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            bar.update(1)
+            bar.set_postfix(last=f"{row['condition']}@{row['fraction']:g}")
+
+        if st.workers > 1 and cells:
+            with mp.get_context("spawn").Pool(st.workers, _worker_init, (exp, str(runs), device)) as pool:
+                for row in pool.imap_unordered(_worker_run, cells):
+                    keep(row)
+        else:
+            pools: dict = {}
+            for cell in cells:
+                keep(run_cell(exp, splits, runs, cell, device=device, pools_cache=pools))
+    bar.close()
+    df = pd.DataFrame(read_rows(store))
+    write_tables(df, results)
+    return df
+
+
+def write_tables(df: pd.DataFrame, results: str | Path) -> None:
+    """runs.csv (one row per model), summary.csv, paired.csv and answer.csv beside the figures."""
+    from xraygan.study.analysis import answer_table, paired_table, summary_table
+
+    results = Path(results)
+    df.drop(columns=["test_probs"]).to_csv(results / "runs.csv", index=False)
+    summary_table(df).round(3).to_csv(results / "summary.csv", index=False)
+    paired = paired_table(df)
+    paired.round(4).to_csv(results / "paired.csv", index=False)
+    if len(paired):
+        answer_table(paired).to_csv(results / "answer.csv", index=False)
+
+
+def load_results(results: str | Path) -> pd.DataFrame:
+    """All finished models of a results folder (runs.jsonl), with test probabilities."""
+    rows = read_rows(Path(results) / "runs.jsonl")
+    if not rows:
+        raise FileNotFoundError(f"no finished models in {results}/runs.jsonl: run 'python -m xraygan study' first")
+    return pd.DataFrame(rows)
