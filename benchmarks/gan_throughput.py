@@ -4,7 +4,7 @@ Prints one table: image-steps/s of (a) a faithful re-implementation of the tutor
 DataLoader over the JPEG folder, same widths and batch) and (b) xraygan's loop on its uint8 cache (with
 and without DiffAugment), the measured fp32 4096^2 matmul rate, achieved GFLOP/s (FLOPs counted with
 torch.utils.flop_counter) and the ratios. Usage:
-    python benchmarks/gan_throughput.py --data ../shared/data/chest_xray_224 [--steps 40] [--batch 64]
+    python benchmarks/gan_throughput.py --data data/chest_xray [--steps 40] [--batch 64]
 """
 
 from __future__ import annotations
