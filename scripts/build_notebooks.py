@@ -11,18 +11,22 @@ from pathlib import Path
 
 import nbformat as nbf
 
-REPO_URL = "https://github.com/xraygan/xraygan"
+# The GitHub repository (owner/name) the notebooks install from in Colab and their badges open. A fork sets
+# its own with `python scripts/set_repo.py OWNER/NAME`, which also rewrites it in the executed notebooks and the
+# README without touching their outputs (tests/test_repo_location.py checks that all of them agree).
+REPO = "xraygan/xraygan"
 
-COLAB = f'''# Colab only: install xraygan from the repository. Torch is already installed there and is not
-# reinstalled (xraygan asks only for torch>=2.1). Locally this cell does nothing.
+COLAB = '''# Colab only: install xraygan from REPO (the parameters cell). Torch is already installed there and is
+# not reinstalled (xraygan asks only for torch>=2.1). Locally this cell does nothing.
 import sys
 if "google.colab" in sys.modules:
-    %pip install -q "xraygan @ git+{REPO_URL}"
+    %pip install -q "xraygan @ git+https://github.com/{REPO}"
     # Optional: keep runs on Google Drive, so a lost runtime loses no checkpoint.
     # from google.colab import drive; drive.mount("/content/drive")
     # import os; os.environ["XRAYGAN_RUNS"] = "/content/drive/MyDrive/xraygan/runs"'''
 
-PARAMS = '''import os
+PARAMS = f'''import os
+REPO = "{REPO}"  # GitHub owner/name that Colab installs xraygan from: change it here to run a fork
 PRESET = os.environ.get("XRAYGAN_PRESET", "cpu")  # smoke (CI, seconds) | cpu (2 cores) | colab (T4) | full
 DATA = os.environ.get("XRAYGAN_DATA")  # a folder in the Kaggle layout; None: automatic choice (see README)
 SEED = 0'''
@@ -41,8 +45,8 @@ def code(s: str, tags: list[str] | None = None) -> nbf.NotebookNode:
 
 def header(title: str, intro: str, imports: str) -> list[nbf.NotebookNode]:
     badge = ("[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
-             "(https://colab.research.google.com/github/xraygan/xraygan/blob/main/notebooks/{nb})")
-    return [md(f"# {title}\n\n{badge}\n\n{intro}"), code(COLAB), code(imports), code(PARAMS, ["parameters"])]
+             f"(https://colab.research.google.com/github/{REPO}/blob/main/notebooks/{{nb}})")
+    return [md(f"# {title}\n\n{badge}\n\n{intro}"), code(PARAMS, ["parameters"]), code(COLAB), code(imports)]
 
 
 NOTEBOOKS: dict[str, list[nbf.NotebookNode]] = {}

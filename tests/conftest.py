@@ -39,6 +39,7 @@ def _isolated_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for k in ("KAGGLE_USERNAME", "KAGGLE_KEY"):
         monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no ~/.medmnist or other files of this machine
 
 
 def shared_data() -> Path | None:

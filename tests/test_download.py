@@ -142,22 +142,76 @@ def test_kaggle_json_credentials(tmp_path: Path, monkeypatch) -> None:
     assert kaggle_credentials() == ("u", "k")
 
 
-def test_fetch_kaggle_unpacks_once(server: _Server, tmp_path: Path, monkeypatch, kaggle_dir: Path) -> None:
+class _StubKaggle:
+    """Stands in for the official client: writes what a real download would (or fails like it)."""
+
+    def __init__(self, archive: bytes | None = None, error: Exception | None = None) -> None:
+        self.archive, self.error, self.calls, self.env = archive, error, 0, None
+
+    def dataset_download_files(self, dataset: str, path: str, quiet: bool, unzip: bool) -> None:
+        import os
+
+        self.calls += 1
+        self.env = (os.environ.get("KAGGLE_USERNAME"), os.environ.get("KAGGLE_KEY"))
+        if self.error:
+            raise self.error
+        assert dataset == "paultimothymooney/chest-xray-pneumonia" and not unzip
+        (Path(path) / "chest-xray-pneumonia.zip").write_bytes(self.archive)
+
+
+def _use_stub(monkeypatch, stub: _StubKaggle) -> None:
+    import xraygan.data.download as dl
+
+    monkeypatch.setattr(dl, "_kaggle_api", lambda: stub)
+    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
+    monkeypatch.setenv("KAGGLE_KEY", "secret")
+
+
+def test_fetch_kaggle_unpacks_once(tmp_path: Path, monkeypatch, kaggle_dir: Path) -> None:
     members = {f"chest_xray/{p.relative_to(kaggle_dir)}": p.read_bytes()
                for p in kaggle_dir.rglob("*.jpeg")}
     members["__MACOSX/chest_xray/._junk"] = b"junk"
     members.update({f"chest_xray/chest_xray/{k[len('chest_xray/'):]}": v for k, v in list(members.items())[:2]})
-    server.routes["/datasets/download/paultimothymooney/chest-xray-pneumonia"] = (200, _zip(members), {})
-    monkeypatch.setenv("KAGGLE_USERNAME", "alice")
-    monkeypatch.setenv("KAGGLE_KEY", "secret")
-    root = fetch_kaggle(tmp_path / "k", base_url=server.url)
+    stub = _StubKaggle(_zip(members))
+    _use_stub(monkeypatch, stub)
+    root = fetch_kaggle(tmp_path / "k")
     assert (root / "train" / "NORMAL").is_dir() and root.name == "chest_xray"
     assert not list((tmp_path / "k").rglob("__MACOSX")) and not list((tmp_path / "k").glob("*.zip"))
-    assert server.auth[0].startswith("Basic ")
-    assert fetch_kaggle(tmp_path / "k", base_url=server.url) == root and len(server.auth) == 1
-    monkeypatch.setenv("XRAYGAN_KAGGLE_URL", server.url)
+    assert stub.env == ("alice", "secret")
+    assert fetch_kaggle(tmp_path / "k") == root and stub.calls == 1  # once only
     s = load_splits(DataConfig(source="kaggle", cache_dir=str(tmp_path / "k" / "..")), progress=False)
     assert s.source.startswith("kaggle:") and len(s.test) == 6
+
+
+def test_kaggle_client_without_credentials_is_never_imported(tmp_path: Path, monkeypatch) -> None:
+    import xraygan.data.download as dl
+
+    def imported():
+        raise AssertionError("the client must not be imported without credentials")
+
+    monkeypatch.setattr(dl, "_kaggle_api", imported)
+    with pytest.raises(CredentialsError, match="KAGGLE_USERNAME"):
+        fetch_kaggle(tmp_path / "k")
+
+
+def test_kaggle_401_names_the_credentials(tmp_path: Path, monkeypatch) -> None:
+    class HTTPError(Exception):
+        response = type("R", (), {"status_code": 401})()
+
+    _use_stub(monkeypatch, _StubKaggle(error=HTTPError("401 Client Error: Unauthorized")))
+    with pytest.raises(DownloadError, match="HTTP 401.*Check your Kaggle credentials"):
+        fetch_kaggle(tmp_path / "k")
+
+
+@pytest.mark.parametrize("kind", ["truncated", "zip-slip"])
+def test_kaggle_bad_archive_is_refused_and_removed(tmp_path: Path, monkeypatch, kind: str) -> None:
+    body = _zip({"chest_xray/train/NORMAL/a.jpeg": b"x" * 5000})
+    archive = body[: len(body) // 2] if kind == "truncated" else _zip({"../../evil.txt": b"x"})
+    _use_stub(monkeypatch, _StubKaggle(archive))
+    with pytest.raises(DownloadError, match="not a valid zip|outside"):
+        fetch_kaggle(tmp_path / "k")
+    assert not list((tmp_path / "k").glob("*.zip")) and not (tmp_path / "k" / "COMPLETE").exists()
+    assert not (tmp_path / "evil.txt").exists()
 
 
 def test_medmnist_download_checked(server: _Server, tmp_path: Path, monkeypatch) -> None:
@@ -172,6 +226,7 @@ def test_medmnist_download_checked(server: _Server, tmp_path: Path, monkeypatch)
     server.routes["/pneumoniamnist_64.npz"] = (200, body, {})
     with pytest.raises(DownloadError, match="MD5"):  # our fake is not the published file
         fetch_medmnist(64, tmp_path / "m", base_url=server.url)
+    assert not (tmp_path / "m" / "pneumoniamnist_64.npz").exists()  # nothing half-checked is left
     name, _ = MEDMNIST["files"][64]
     monkeypatch.setitem(MEDMNIST["files"], 64, (name, hashlib.md5(body).hexdigest()))
     monkeypatch.setenv("XRAYGAN_MEDMNIST_URL", server.url)
@@ -183,16 +238,28 @@ def test_medmnist_download_checked(server: _Server, tmp_path: Path, monkeypatch)
 def test_auto_choice_offline_says_what_to_do(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)  # no ./data here
     monkeypatch.setenv("XRAYGAN_MEDMNIST_URL", _closed_port())
-    with pytest.raises(NoDataError, match="XRAYGAN_DATA.*phantom"):
+    with pytest.raises(NoDataError, match="XRAYGAN_DATA.*phantom") as e:
         load_splits(DataConfig(), progress=False)
+    assert "Tried, in order: root/XRAYGAN_DATA (unset), ./data (no train/ and test/ folders), Kaggle (no " \
+        "credentials), MedMNIST (could not download" in str(e.value)
+
+
+def test_explicit_medmnist_lists_only_what_was_tried(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XRAYGAN_MEDMNIST_URL", _closed_port())
+    with pytest.raises(NoDataError, match=r"Tried, in order: MedMNIST \(could not download") as e:
+        load_splits(DataConfig(source="medmnist"), progress=False)
+    assert "Kaggle" not in str(e.value).split("Fix:")[0] and "./data" not in str(e.value)
 
 
 def test_auto_choice_prefers_env_then_local(monkeypatch, tmp_path: Path, kaggle_dir: Path) -> None:
     from xraygan.data import resolve_source
 
     monkeypatch.setenv("XRAYGAN_DATA", str(kaggle_dir))
-    assert resolve_source(DataConfig()) == ("folder", kaggle_dir)
+    src = resolve_source(DataConfig())
+    assert (src.kind, src.root, src.tried) == ("folder", kaggle_dir, ())
+    monkeypatch.setenv("XRAYGAN_DATA", str(tmp_path / "mine.npz"))
+    assert resolve_source(DataConfig()).kind == "npz"
     monkeypatch.delenv("XRAYGAN_DATA")
     monkeypatch.chdir(kaggle_dir.parent)
     kaggle_dir.rename(kaggle_dir.parent / "data")
-    assert resolve_source(DataConfig())[0] == "folder"
+    assert resolve_source(DataConfig()).kind == "folder"

@@ -24,7 +24,9 @@ def _data_cfg(a: argparse.Namespace):
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--data", default=None, help="Kaggle-layout folder (default: XRAYGAN_DATA, ./data, Kaggle, MedMNIST)"
+        "--data",
+        default=None,
+        help="Kaggle-layout folder or MedMNIST-format .npz (default: XRAYGAN_DATA, ./data, Kaggle, MedMNIST)",
     )
     p.add_argument("--source", default="auto", choices=["auto", "folder", "kaggle", "medmnist", "phantom"])
     p.add_argument("--size", type=int, default=64, help="image size in px (64 or 128)")
@@ -123,7 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = sub.add_parser("data", help="inspect data sources").add_subparsers(dest="action", required=True)
     d = data.add_parser("describe", help="print image/patient counts and skipped files as JSON")
-    d.add_argument("--root", required=True, help="folder in the Kaggle layout (train|test/NORMAL|PNEUMONIA)")
+    d.add_argument(
+        "--root", required=True, help="Kaggle-layout folder (train|test/NORMAL|PNEUMONIA) or MedMNIST-format .npz"
+    )
     d.add_argument("--size", type=int, default=64, help="decode size in px (cached)")
     d.add_argument("--cache-dir", default=None, help="cache folder (default XRAYGAN_CACHE or ~/.cache/xraygan)")
     d.set_defaults(func=_data_describe)

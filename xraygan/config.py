@@ -13,7 +13,7 @@ IMAGE_SIZES = (28, 64, 128, 224)  # what the data layer decodes to (MedMNIST+ ha
 @dataclass(frozen=True)
 class DataConfig:
     source: str = "auto"  # auto | folder | kaggle | medmnist | phantom
-    root: str | None = None  # Kaggle-layout folder (train|test/NORMAL|PNEUMONIA); None: XRAYGAN_DATA, ./data
+    root: str | None = None  # Kaggle-layout folder or MedMNIST-format .npz; None: XRAYGAN_DATA, ./data, ...
     image_size: int = 64  # square side after aspect-preserving resize and centre crop
     val_fraction: float = 0.1  # share of train images (by patient) held out for model selection
     val_mode: str = "patient"  # patient: grouped by patient; legacy30: the original plan's 30 images/class

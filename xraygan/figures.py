@@ -3,6 +3,9 @@ display, image grids, class colours."""
 
 from __future__ import annotations
 
+import io
+
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -12,10 +15,31 @@ from xraygan.data.imageset import to_uint8
 from xraygan.info import CLASSES
 from xraygan.paths import figures_dir
 
+PHOTO_INLINE = {"dpi": 72, "quality": 80}  # X-ray grids inline: JPEG compresses them ~5x better than PNG
 
-def save(fig: Figure, name: str) -> Figure:
-    """Save `fig` as figures/<name>.png (dpi 120) and return it, so a notebook cell shows it inline."""
+
+def _inline_backend() -> bool:
+    return "inline" in matplotlib.get_backend()
+
+
+def save(fig: Figure, name: str, photo: bool = False) -> Figure:
+    """Save `fig` as figures/<name>.png (dpi 120, the full-size copy the README links) and return it, so a
+    notebook cell shows it inline. A `photo` figure (grids of X-ray images) is shown inline as a smaller JPEG
+    instead, which keeps executed notebooks light; end such a cell with `;` so it is not shown twice."""
     fig.savefig(figures_dir() / f"{name}.png", dpi=120, bbox_inches="tight")
+    if photo and _inline_backend():
+        from IPython.display import Image, display
+
+        buf = io.BytesIO()
+        fig.savefig(
+            buf,
+            format="jpeg",
+            dpi=PHOTO_INLINE["dpi"],
+            bbox_inches="tight",
+            pil_kwargs={"quality": PHOTO_INLINE["quality"]},
+        )
+        plt.close(fig)  # the inline backend would otherwise add the PNG as well
+        display(Image(buf.getvalue(), format="jpeg"))
     return fig
 
 

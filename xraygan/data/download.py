@@ -1,12 +1,12 @@
-"""Downloads: the Kaggle dataset (credentials) and MedMNIST+ PneumoniaMNIST (checksummed), done safely.
-
-Plain urllib against a configurable base URL rather than the kaggle client: the client authenticates
-on import (and exits when credentials are missing), and a base URL lets the tests use 127.0.0.1.
+"""Downloads: the Kaggle dataset through the official `kaggle` client (credentials), and MedMNIST+
+PneumoniaMNIST (checksummed, plain HTTPS against a configurable base URL, so tests can use 127.0.0.1).
+Unpacking is safe and happens once; a file that is already there is never silently replaced.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -27,6 +27,10 @@ class DownloadError(RuntimeError):
 
 class CredentialsError(DownloadError):
     """No Kaggle credentials were found."""
+
+
+class ChecksumError(DownloadError):
+    """A file that is already there does not have the published checksum (it is left as it is)."""
 
 
 def kaggle_credentials() -> tuple[str, str] | None:
@@ -60,12 +64,24 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+def check_md5(path: Path, md5: str) -> None:
+    """Refuse a present file whose MD5 differs from the published one, with what to do about it."""
+    if (h := _md5(path)) != md5:
+        raise ChecksumError(
+            f"{path} is there, but its MD5 is {h}, not the published {md5}, so it is not the official file. "
+            f"xraygan leaves it untouched. To use it anyway as your own MedMNIST-format file, pass it explicitly "
+            f"(--data {path}, or XRAYGAN_DATA={path}); to get the official file, move it away and run again."
+        )
+
+
 def download_file(
     url: str, dest: str | Path, md5: str | None = None, auth: tuple[str, str] | None = None, timeout: float = 30.0
 ) -> Path:
     """Fetch `url` to `dest` through a temporary file; checks length and MD5; leaves nothing on failure."""
     dest = Path(dest)
-    if dest.exists() and (md5 is None or _md5(dest) == md5):
+    if dest.exists():
+        if md5 is not None:
+            check_md5(dest, md5)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     req = urllib.request.Request(url, headers={"User-Agent": "xraygan"})
@@ -148,8 +164,40 @@ def _find_kaggle_root(folder: Path) -> Path:
     return hits[0]
 
 
-def fetch_kaggle(dest: str | Path, base_url: str | None = None) -> Path:
-    """Download and unpack the Kaggle dataset into `dest` once; returns the folder with train/ and test/."""
+def _kaggle_api():  # pragma: no cover - the real client needs the network; tests replace this function
+    """The official Kaggle client, authenticated. Imported here, only once credentials are known: older
+    versions of the package authenticate on import and exit when there are none."""
+    from kaggle.api.kaggle_api_extended import KaggleApi
+
+    api = KaggleApi()
+    api.authenticate()
+    return api
+
+
+def _http_status(e: BaseException) -> int | None:
+    """The HTTP status behind a client error (requests' HTTPError or the client's ApiException), if any."""
+    response = getattr(e, "response", None)
+    return getattr(response, "status_code", None) or getattr(e, "status", None)
+
+
+@contextlib.contextmanager
+def _kaggle_env(user: str, key: str):
+    """KAGGLE_USERNAME/KAGGLE_KEY for the client while it runs (credentials may come from Colab secrets)."""
+    old = {k: os.environ.get(k) for k in ("KAGGLE_USERNAME", "KAGGLE_KEY")}
+    os.environ.update(KAGGLE_USERNAME=user, KAGGLE_KEY=key)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def fetch_kaggle(dest: str | Path) -> Path:
+    """Download (official client) and unpack the Kaggle dataset into `dest` once; returns the folder with
+    train/ and test/. A damaged archive is removed so that the next run downloads it again."""
     dest = Path(dest)
     done = dest / "COMPLETE"
     if done.exists():
@@ -161,22 +209,50 @@ def fetch_kaggle(dest: str | Path, base_url: str | None = None) -> Path:
             f"(kaggle.com > Settings > API > Create New Token), or download {KAGGLE['page']} by hand and "
             "point XRAYGAN_DATA at the unpacked folder."
         )
-    base = base_url or os.environ.get("XRAYGAN_KAGGLE_URL") or KAGGLE["api"]
     dest.mkdir(parents=True, exist_ok=True)
-    archive = download_file(
-        f"{base}/datasets/download/{KAGGLE['dataset']}", dest / "chest-xray-pneumonia.zip", auth=creds, timeout=120
-    )
-    unpacked = safe_extract_zip(archive, dest / "unpacked")
+    archive = dest / f"{KAGGLE['dataset'].split('/')[1]}.zip"
+    try:
+        with _kaggle_env(*creds):
+            _kaggle_api().dataset_download_files(KAGGLE["dataset"], path=str(dest), quiet=False, unzip=False)
+    except Exception as e:  # noqa: BLE001 - the client raises requests', urllib3's and its own errors
+        code = _http_status(e)
+        hint = (
+            "Check your Kaggle credentials (kaggle.com > Settings > API) and accept the dataset's terms on "
+            f"{KAGGLE['page']}."
+            if code in (401, 403)
+            else f"No network? Download {KAGGLE['page']} by hand and point XRAYGAN_DATA at the unpacked folder."
+        )
+        raise DownloadError(
+            f"Kaggle download of {KAGGLE['dataset']} failed ({f'HTTP {code}: ' if code else ''}"
+            f"{type(e).__name__}: {e}). {hint}"
+        ) from e
+    if not archive.is_file():
+        raise DownloadError(f"the Kaggle client reported success but left no {archive.name} in {dest}; run again.")
+    try:
+        unpacked = safe_extract_zip(archive, dest / "unpacked")
+    except DownloadError as e:
+        archive.unlink(missing_ok=True)
+        raise DownloadError(f"{e} The archive was removed; run again to download it anew.") from e
     root = _find_kaggle_root(unpacked)
     archive.unlink()
     done.write_text(str(root.relative_to(dest)) + "\n")
     return root
 
 
+def medmnist_home() -> Path:
+    """The `medmnist` package's own download folder (its default root), looked in before downloading."""
+    return Path.home() / ".medmnist"
+
+
 def fetch_medmnist(size: int, dest: str | Path, base_url: str | None = None) -> Path:
-    """Download PneumoniaMNIST at `size` px (28/64/128/224) into `dest`, checked against MedMNIST's MD5."""
+    """PneumoniaMNIST at `size` px (28/64/128/224): from the medmnist package's folder or `dest` when already
+    there (checked against MedMNIST's MD5, never replaced), else downloaded into `dest`."""
     if size not in MEDMNIST["files"]:
         raise ValueError(f"PneumoniaMNIST comes at {sorted(MEDMNIST['files'])} px, not {size}")
     name, md5 = MEDMNIST["files"][size]
+    for there in (medmnist_home() / name, Path(dest) / name):
+        if there.is_file():
+            check_md5(there, md5)
+            return there
     base = base_url or os.environ.get("XRAYGAN_MEDMNIST_URL") or MEDMNIST["base_url"]
     return download_file(f"{base}/{name}?download=1", Path(dest) / name, md5=md5, timeout=60)

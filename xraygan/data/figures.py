@@ -78,7 +78,7 @@ def plot_samples(s: Splits, n: int = 16, seed: int = 0) -> Figure:
         ds = s.train.of_class(label)
         show_grid(ax, ds.images[torch.randperm(len(ds), generator=g)[:n]], f"train {CLASSES[label]}", nrow=4)
     fig.tight_layout()
-    return save(fig, "01_samples")
+    return save(fig, "01_samples", photo=True)
 
 
 def plot_intensity(s: Splits) -> Figure:

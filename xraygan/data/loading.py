@@ -7,15 +7,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from xraygan.checkpoint import digest
 from xraygan.data.cache import cached, default_cache_dir
 from xraygan.config import DataConfig
-from xraygan.data.download import DownloadError, fetch_kaggle, fetch_medmnist, kaggle_credentials
+from xraygan.data.download import ChecksumError, DownloadError, fetch_kaggle, fetch_medmnist, kaggle_credentials
 from xraygan.data.folder import check_layout, decode_split, fingerprint, scan_split
 from xraygan.data.imageset import ImageSet
+from xraygan.data.npz import describe_npz, load_npz
 from xraygan.info import KAGGLE, MEDMNIST
 from xraygan.data.phantom import phantom_set
 from xraygan.data.splits import legacy_split, patient_split
@@ -33,7 +33,7 @@ class Splits:
     train: ImageSet
     val: ImageSet
     test: ImageSet
-    source: str  # "folder:/path", "kaggle:/path", "medmnist:64", "phantom"
+    source: str  # "folder:/path", "npz:/path", "kaggle:/path", "medmnist:64", "phantom"
     skipped: dict[str, int]
 
     def fingerprint(self) -> str:
@@ -44,32 +44,44 @@ class Splits:
         """Counts per split and class, skipped files, and the source (a folder by its name, not its path)."""
         kind, _, where = self.source.partition(":")
         return {
-            "source": f"{kind}:{Path(where).resolve().name}" if kind in ("folder", "kaggle") else self.source,
+            "source": f"{kind}:{Path(where).resolve().name}" if kind in ("folder", "kaggle", "npz") else self.source,
             "skipped": self.skipped,
             **{s: getattr(self, s).class_counts() for s in ("train", "val", "test")},
         }
 
 
-def resolve_source(cfg: DataConfig) -> tuple[str, Path | None]:
-    """Pick the source: explicit root or XRAYGAN_DATA → ./data → Kaggle with credentials → MedMNIST."""
-    if cfg.source == "phantom":
-        return "phantom", None
-    if cfg.source == "medmnist":
-        return "medmnist", None
-    if cfg.source == "kaggle":
-        return "kaggle", None
-    root = cfg.root or os.environ.get("XRAYGAN_DATA")
-    if root:
-        return "folder", Path(root).expanduser()
+@dataclass(frozen=True)
+class Source:
+    """Where the data comes from, and what was looked at before choosing it (in order, for messages)."""
+
+    kind: str  # folder | npz | kaggle | medmnist | phantom
+    root: Path | None
+    tried: tuple[str, ...] = ()
+    why: str = ""
+
+
+def resolve_source(cfg: DataConfig) -> Source:
+    """Pick the source: explicit root or XRAYGAN_DATA (a Kaggle-layout folder or a MedMNIST-format .npz) →
+    ./data → Kaggle with credentials → MedMNIST download."""
+    if cfg.source in ("phantom", "medmnist", "kaggle"):
+        return Source(cfg.source, None, (), f"{cfg.source} (asked for)")
+    given = cfg.root or os.environ.get("XRAYGAN_DATA")
+    if given:
+        p = Path(given).expanduser()
+        how = "root" if cfg.root else "XRAYGAN_DATA"
+        return Source("npz" if p.suffix == ".npz" else "folder", p, (), f"{p.name} (from {how})")
     if cfg.source == "folder":
-        raise NoDataError("source='folder' needs a root: pass root=... or set XRAYGAN_DATA.")
+        raise NoDataError("source='folder' needs a root: pass root=... (--data) or set XRAYGAN_DATA.")
+    tried = ["root/XRAYGAN_DATA (unset)"]
     local = Path("data")
     for cand in (local, local / "chest_xray"):
         if (cand / "train").is_dir() and (cand / "test").is_dir():
-            return "folder", cand
+            return Source("folder", cand, tuple(tried), f"the local folder {cand}")
+    tried.append("./data (no train/ and test/ folders)")
     if kaggle_credentials() is not None:
-        return "kaggle", None
-    return "medmnist", None
+        return Source("kaggle", None, tuple(tried), "the Kaggle download (credentials found)")
+    tried.append("Kaggle (no credentials)")
+    return Source("medmnist", None, tuple(tried), "MedMNIST PneumoniaMNIST (no local folder, no Kaggle credentials)")
 
 
 def load_folder(
@@ -83,35 +95,38 @@ def load_folder(
     return ds
 
 
-def load_medmnist(size: int, split: str, cache_dir: str | Path | None = None) -> ImageSet:
-    """One split of PneumoniaMNIST (its own split), downloaded on first use. No patient ids: each image
-    counts as its own patient."""
+def load_medmnist(size: int, cache_dir: str | Path | None = None) -> dict[str, ImageSet]:
+    """PneumoniaMNIST's three splits (its own split), from the medmnist package's folder, the cache, or a
+    checked download; resized from the nearest published size (64 px when `size` is not one of them)."""
     native = size if size in MEDMNIST["files"] else 64
-    path = fetch_medmnist(native, Path(cache_dir or default_cache_dir()) / "medmnist")
-    with np.load(path) as z:
-        imgs = torch.from_numpy(z[f"{split}_images"])[:, None]  # (N, 1, S, S)
-        labels = torch.from_numpy(z[f"{split}_labels"].reshape(-1).astype(np.int64))
-    if native != size:
-        imgs = torch.nn.functional.interpolate(imgs.float(), size=(size, size), mode="area").round().byte()
-    ids = [f"medmnist-{split}-{i}" for i in range(len(labels))]
-    return ImageSet(imgs, labels, ids, [f"medmnist:{native}:{i}" for i in ids], split)
+    return load_npz(fetch_medmnist(native, Path(cache_dir or default_cache_dir()) / "medmnist"), size)
 
 
 def load_splits(cfg: DataConfig = DataConfig(), progress: bool = True) -> Splits:
     """Load train/val/test for `cfg`: val is taken from train by patient (the test split is as given)."""
-    kind, root = resolve_source(cfg)
+    src = resolve_source(cfg)
+    kind, root = src.kind, src.root
+    if cfg.source == "auto" and src.tried and progress:
+        print(f"xraygan data: using {src.why}")  # chosen automatically: say which
     if kind == "phantom":
         train = phantom_set(cfg.phantom_per_class, cfg.image_size, cfg.seed, "train")
         test = phantom_set(max(8, cfg.phantom_per_class // 4), cfg.image_size, cfg.seed, "test")
         source = "phantom"
+    elif kind == "npz":
+        assert root is not None
+        sets = load_npz(root, cfg.image_size)
+        return Splits(sets["train"], sets["val"], sets["test"], f"npz:{root}", {})
     elif kind == "medmnist":
         try:
-            sets = {s: load_medmnist(cfg.image_size, s, cfg.cache_dir) for s in ("train", "val", "test")}
+            sets = load_medmnist(cfg.image_size, cfg.cache_dir)
+        except ChecksumError:
+            raise  # a file is there but is not the published one: its own message says what to do
         except DownloadError as e:
+            tried = ", ".join([*src.tried, f"MedMNIST ({e})"])
             raise NoDataError(
-                f"no data found. Tried: root/XRAYGAN_DATA (unset), ./data (absent), Kaggle (no credentials), "
-                f"MedMNIST download ({e}). Fix: set XRAYGAN_DATA to a folder in the Kaggle layout, add Kaggle "
-                f"credentials, or run with network access; for an offline demo use source='phantom'."
+                f"no data found. Tried, in order: {tried}. Fix: set XRAYGAN_DATA (or --data) to a folder in the "
+                "Kaggle layout or to a MedMNIST-format .npz, add Kaggle credentials, or run with network "
+                "access; for an offline demo use source='phantom'."
             ) from e
         return Splits(sets["train"], sets["val"], sets["test"], f"medmnist:{cfg.image_size}", {})
     else:
@@ -142,7 +157,10 @@ def load_splits(cfg: DataConfig = DataConfig(), progress: bool = True) -> Splits
 
 
 def describe(root: str | Path, cache_dir: str | Path | None = None, size: int = 64) -> dict:
-    """Counts of a Kaggle-layout folder as on disk: images and patients per split and class, and skips."""
+    """Counts as on disk: of a Kaggle-layout folder (images and patients per split and class, and skips), or
+    of a MedMNIST-format .npz file (images per split and class)."""
+    if Path(root).suffix == ".npz":
+        return describe_npz(root)
     out: dict = {"root": str(root), "splits": {}, "patients": {}, "skipped": {}}
     skipped: Counter = Counter()
     for split in check_layout(root):

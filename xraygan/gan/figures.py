@@ -51,7 +51,7 @@ def plot_sample_progress(run: str | Path, name: str, max_grids: int = 5) -> Figu
         ax.set_title(f"{name} step {int(f.stem.split('_')[1])}")
         ax.axis("off")
     fig.tight_layout()
-    return save(fig, f"02_progress_{name.lower()}")
+    return save(fig, f"02_progress_{name.lower()}", photo=True)
 
 
 def plot_fake_vs_real(
@@ -68,4 +68,4 @@ def plot_fake_vs_real(
         show_grid(axes[label, 0], real.images[torch.randperm(len(real), generator=g)[:n]], f"real {c}", 4)
         show_grid(axes[label, 1], fake, f"synthetic {c} (step {meta['step']})", 4)
     fig.tight_layout()
-    return save(fig, f"02_fake_vs_real_{tag}")
+    return save(fig, f"02_fake_vs_real_{tag}", photo=True)

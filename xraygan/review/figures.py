@@ -23,7 +23,7 @@ def plot_real_vs_synthetic(real: ImageSet, fake: ImageSet, n: int = 16, seed: in
             d = ds.of_class(label)
             show_grid(axes[label, col], d.images[torch.randperm(len(d), generator=g)[:n]], f"{kind} {c}", 4)
     fig.tight_layout()
-    return save(fig, "03_real_vs_synthetic")
+    return save(fig, "03_real_vs_synthetic", photo=True)
 
 
 def plot_intensity_compare(real: ImageSet, fake: ImageSet) -> Figure:
@@ -96,7 +96,7 @@ def plot_interpolations(
         else f"latent interpolation, {CLASSES[label] if label is not None else ''}",
         steps,
     )
-    return save(fig, name)
+    return save(fig, name, photo=True)
 
 
 def plot_memorisation(
@@ -121,7 +121,7 @@ def plot_memorisation(
     ax2 = fig.add_subplot(1, 3, (2, 3))
     show_grid(ax2, pairs, "closest pairs: synthetic (left) and its nearest training image (right)", 4)
     fig.tight_layout()
-    return save(fig, "03_memorisation")
+    return save(fig, "03_memorisation", photo=True)
 
 
 def plot_distance_scale(result: ReviewResult) -> Figure:
@@ -169,7 +169,7 @@ def plot_grad_cam(model: torch.nn.Module, real: ImageSet, fake: ImageSet, n: int
             ax.set_title(f"{kind} {CLASSES[label]}", fontsize=8)
             ax.axis("off")
     fig.tight_layout()
-    return save(fig, "03_grad_cam")
+    return save(fig, "03_grad_cam", photo=True)
 
 
 def plot_discriminator_maps(D: torch.nn.Module, real: ImageSet, fake: ImageSet, label: int, top: int = 4) -> Figure:
@@ -189,4 +189,4 @@ def plot_discriminator_maps(D: torch.nn.Module, real: ImageSet, fake: ImageSet, 
         for a in axes[r]:
             a.axis("off")
     fig.tight_layout()
-    return save(fig, f"03_discriminator_maps_{CLASSES[label].lower()}")
+    return save(fig, f"03_discriminator_maps_{CLASSES[label].lower()}", photo=True)
