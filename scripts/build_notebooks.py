@@ -101,7 +101,8 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
             "a lost Colab runtime costs at most `ckpt_every` steps.",
             "import xraygan\nimport xraygan.gan.figures as gan_figures\nfrom xraygan import build_experiment\n"
             "from xraygan.config import DataConfig\nfrom xraygan.gan.export import export_synthetic\n"
-            "from xraygan.gan.runs import gan_dir, train_gans\nfrom xraygan.paths import runs_dir, shown"),
+            "from xraygan.gan.runs import gan_dir, train_gans\nfrom xraygan.paths import runs_dir, shown\n"
+            "from xraygan.review.diversity import generator_diversity, warnings_for\nimport pandas as pd"),
     md("## Configure\nThe preset fixes widths and step budget: `cpu` uses ngf = ndf = 32 (chosen by "
        "measurement: about 3× the training images/s of the standard width 64 on 2 cores, 353 against 116; "
        "see `benchmarks/README.md`), "
@@ -132,6 +133,16 @@ NOTEBOOKS["02_dcgan_training.ipynb"] = [
     code("gan_figures.plot_fake_vs_real(runs.per_class, splits.train, seed=SEED);"),
     code("if runs.conditional:\n"
          "    gan_figures.plot_fake_vs_real(runs.conditional, splits.train, seed=SEED, tag='conditional')"),
+    md("## Variety\nA GAN can draw convincing images and still draw nearly the same one over and over (mode "
+       "collapse). For 400 fresh samples per class, against 400 real images of that class: the share of samples "
+       "with a *near-twin* (another sample closer than the closest 1 % of real neighbours are; about 1 % for real "
+       "images), the median pairwise distance of the samples over that of real images, and MS-SSIM among random "
+       "pairs (higher means more alike). A class is flagged when more than 5 % of its samples have a near-twin "
+       "or its spread falls below 0.95 of the real one."),
+    code("variety = generator_diversity(runs.per_class, splits.train, seed=SEED)\n"
+         "for w in warnings_for(variety):\n    print('WARNING:', w)\n"
+         "pd.DataFrame(variety).T[['near_twin_share', 'near_twin_share_real', 'pairwise_ratio', 'ms_ssim', "
+         "'ms_ssim_real', 'collapsed']]"),
     md("## Export\nSynthetic images for notebooks 03 and 04: PNGs in the Kaggle layout with a `manifest.csv` "
        "(file, class, seed, checkpoint, step) and a uint8 tensor file. Each image records its seed; the "
        "same seed gives the same image."),
@@ -151,7 +162,7 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
             "from xraygan.gan.runs import gan_dir, load_discriminator, load_generator, per_class_runs\n"
             "from xraygan.paths import results_dir, runs_dir\n"
             "from xraygan.review.core import inception_distances, load_feature_net, load_review, "
-            "load_synthetic_folder, review"),
+            "load_synthetic_folder, review\nfrom xraygan.review.diversity import warnings_for\nimport pandas as pd"),
     md("## Inputs\nThe exported synthetic images of the per-class DCGANs (notebook 02) and the real data. The "
        "held-out reference for memorisation is the patient-grouped validation split: real images of children "
        "the GAN never saw."),
@@ -185,6 +196,13 @@ NOTEBOOKS["03_synthetic_review.ipynb"] = [
        "closest pairs are shown so you can judge by eye whether they are copies."),
     code("res.memorisation"),
     code("rf.plot_memorisation(res, arrays, synthetic, splits.train);"),
+    md("## Variety\nDoes each class's synthetic set keep the variety of real images, or has the generator "
+       "collapsed onto a few chests? Per class, on 400 images of each side: the share with a near-twin (real "
+       "images: about 1 % by construction), the spread (median pairwise distance) relative to real images, and "
+       "MS-SSIM among random pairs. The closest synthetic pairs are shown beside the closest real pairs."),
+    code("for w in warnings_for(res.diversity):\n    print('WARNING:', w)\n"
+         "pd.DataFrame(res.diversity).T.drop(columns=['n'])"),
+    code("rf.plot_closest_pairs(res, arrays, synthetic, splits.train);"),
     md("## Label fidelity\nThe real-only classifier's verdict on each synthetic image. A 'NORMAL' fake it calls "
        "PNEUMONIA would teach the study's classifier the wrong thing."),
     code("rf.plot_label_fidelity(res, arrays);"),

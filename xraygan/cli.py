@@ -109,6 +109,7 @@ def _review(a: argparse.Namespace) -> int:
     from xraygan.config import DataConfig
     from xraygan.data import load_splits
     from xraygan.review.core import load_synthetic_folder, review
+    from xraygan.review.diversity import warnings_for
 
     syn = load_synthetic_folder(a.synthetic)
     data = DataConfig(root=a.real, image_size=syn.image_size, seed=a.data_seed)
@@ -116,6 +117,8 @@ def _review(a: argparse.Namespace) -> int:
     out = Path(a.out or Path(a.synthetic) / "review")
     res = review(load_splits(exp.data), syn, out, exp.classifier, device=a.device)
     print(json.dumps(res.headline() | {"json": str(out / "review.json")}, indent=2))
+    for w in warnings_for(res.diversity):
+        print(f"xraygan: warning: {w}", file=sys.stderr)
     return 0
 
 

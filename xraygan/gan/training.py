@@ -26,9 +26,10 @@ from xraygan.progress import tqdm
 # Every field that shapes the weights: a checkpoint that differs in one of them is never resumed. `steps` is
 # left out on purpose (resuming with more steps trains the same run longer); sample_every and ckpt_every only
 # decide when files are written.
-RESUME_KEYS = tuple(
-    f for f in GANConfig.__dataclass_fields__ if f not in ("steps", "sample_every", "ckpt_every")
-) + ("class_label", "channels")
+RESUME_KEYS = tuple(f for f in GANConfig.__dataclass_fields__ if f not in ("steps", "sample_every", "ckpt_every")) + (
+    "class_label",
+    "channels",
+)
 
 
 class GANTrainingError(RuntimeError):

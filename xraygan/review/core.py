@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from xraygan.device import pick_device
 from xraygan.info import CLASSES
 from xraygan.models import build_classifier
 from xraygan.review.distances import frechet_distance, kid, memorisation, prdc
+from xraygan.review.diversity import class_diversity, collapse_rule
 
 
 class ReviewInputError(ValueError):
@@ -154,6 +155,9 @@ class ReviewResult:
     coverage_ceiling: float
     memorisation: dict[str, dict]  # per metric: threshold, flagged, quantiles
     label_fidelity: dict[str, float]  # share of each class's fakes the real-only classifier gives their label
+    # per class: near-twin share, pairwise spread and MS-SSIM against real images, and the collapse flag
+    diversity: dict[str, dict] = field(default_factory=dict)
+    collapse_rule: dict = field(default_factory=dict)  # the thresholds behind the flag
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -161,7 +165,12 @@ class ReviewResult:
     def headline(self) -> dict:
         """What `python -m xraygan review` and notebook 03 print."""
         d = self.to_dict()
-        return {k: d[k] for k in (*HEADLINE, "memorisation", "label_fidelity", "n_synthetic")}
+        return {k: d[k] for k in (*HEADLINE, "memorisation", "label_fidelity", "diversity", "n_synthetic")}
+
+    @property
+    def collapsed(self) -> list[str]:
+        """The classes whose synthetic images lost their variety (by collapse_rule)."""
+        return [c for c, d in self.diversity.items() if d["collapsed"]]
 
 
 @dataclass(frozen=True)
@@ -173,9 +182,13 @@ class ReviewArrays:
     fake_index: np.ndarray  # which synthetic images the memorisation check used (indices into the set)
     memorisation: dict[str, dict[str, np.ndarray]]  # per metric: fake_dist, fake_nn, heldout_dist
     feature_net: str  # file name of the feature network in the review folder
+    # per class: fake_pairs / real_pairs (closest pairs, indices into the samples), fake_index / real_index
+    # (the samples, indices into that class's synthetic / real training images)
+    diversity: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
 
 _MEM_ARRAYS = ("fake_dist", "fake_nn", "heldout_dist")
+_DIV_ARRAYS = ("fake_pairs", "real_pairs", "fake_index", "real_index")
 
 
 def review(
@@ -187,6 +200,7 @@ def review(
     n_max: int = 1000,
     seed: int = 0,
     also_to: str | Path | None = None,
+    n_diversity: int = 400,
 ) -> ReviewResult:
     """All review numbers for `synthetic` against the real training split; writes out_dir/review.json and
     review_arrays.npz and, when `also_to` is given (a results folder), review.json there too."""
@@ -248,6 +262,14 @@ def review(
             embed(model, fake_s, dev) - centre, e_train - centre, embed(model, splits.val, dev) - centre, "cosine"
         ),
     }
+    # diversity: does each class's synthetic set keep the variety of the real images of that class
+    diversity, div_arrays = {}, {}
+    for label, c in enumerate(CLASSES):
+        fake_c = synthetic.of_class(label)
+        if len(fake_c) >= 10:
+            d = class_diversity(fake_c.images, splits.train.of_class(label).images, n=n_diversity, seed=seed)
+            diversity[c] = d.numbers
+            div_arrays |= {f"diversity_{c}_{k}": getattr(d, k) for k in _DIV_ARRAYS}
     # label fidelity: the real-only classifier's verdict on each synthetic image
     p = predict(model, synthetic, dev)
     y = synthetic.labels.numpy()
@@ -262,6 +284,8 @@ def review(
             for label, c in enumerate(CLASSES)
             if (y == label).any()
         },
+        diversity=diversity,
+        collapse_rule=collapse_rule(),
     )
     text = json.dumps(res.to_dict(), indent=2) + "\n"
     for folder in (out, *([Path(also_to)] if also_to else [])):
@@ -274,6 +298,7 @@ def review(
         fake_index=fake_index,
         feature_net=np.array(net_path.name),
         **{f"{k}_{kk}": v[kk] for k, v in mem.items() for kk in _MEM_ARRAYS},
+        **div_arrays,
     )
     return res
 
@@ -291,6 +316,7 @@ def load_review(folder: str | Path) -> tuple[ReviewResult, ReviewArrays]:
             fake_index=z["fake_index"],
             memorisation={k: {kk: z[f"{k}_{kk}"] for kk in _MEM_ARRAYS} for k in res.memorisation},
             feature_net=str(z["feature_net"]),
+            diversity={c: {k: z[f"diversity_{c}_{k}"] for k in _DIV_ARRAYS} for c in res.diversity},
         )
     return res, arrays
 
@@ -301,7 +327,8 @@ def inception_distances(real: ImageSet, fake: ImageSet, n: int = 1000, device: s
     import torchvision
 
     try:
-        with contextlib.redirect_stderr(io.StringIO()):  # the download message names this machine's cache path
+        quiet = io.StringIO()  # torch.hub prints where it downloads to: this machine's cache path
+        with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             net = torchvision.models.inception_v3(weights=torchvision.models.Inception_V3_Weights.DEFAULT)
     except Exception as e:  # noqa: BLE001 - no network, no cached weights, ...
         return {

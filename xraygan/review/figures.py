@@ -124,6 +124,26 @@ def plot_memorisation(
     return save(fig, "03_memorisation", photo=True)
 
 
+def plot_closest_pairs(res: ReviewResult, arrays: ReviewArrays, synthetic: ImageSet, train: ImageSet) -> Figure:
+    """Per class, the closest pairs among the synthetic sample beside the closest pairs among as many real
+    images: near-identical synthetic pairs where real images have none are what mode collapse looks like."""
+    classes = [c for c in CLASSES if c in res.diversity]
+    fig, axes = plt.subplots(len(classes), 2, figsize=(10, 4.6 * len(classes)), squeeze=False)
+    for row, c in zip(axes, classes):
+        label, d, a = CLASSES.index(c), res.diversity[c], arrays.diversity[c]
+        for ax, ds, kind, share in (
+            (row[0], synthetic, "fake", d["near_twin_share"]),
+            (row[1], train, "real", d["near_twin_share_real"]),
+        ):
+            imgs = ds.of_class(label).images[torch.as_tensor(a[f"{kind}_index"])]
+            pairs = torch.as_tensor(a[f"{kind}_pairs"]).flatten()
+            name = "synthetic" if kind == "fake" else "real"
+            title = f"{c}: closest {name} pairs ({share:.0%} with a near-twin)"
+            show_grid(ax, imgs[pairs], title, 4)
+    fig.tight_layout()
+    return save(fig, "03_closest_pairs", photo=True)
+
+
 def plot_distance_scale(result: ReviewResult) -> Figure:
     """Each metric for the GAN placed between the real-vs-real floor and the real-vs-degraded ceiling."""
     keys = SCALED

@@ -138,5 +138,3 @@ def pivot_ci(summary: pd.DataFrame, metric: str = "test_balanced_accuracy") -> p
         ]
     )
     return s.pivot(index="condition", columns="fraction", values="cell")
-
-

@@ -12,6 +12,7 @@ from matplotlib.ticker import NullLocator
 from sklearn.metrics import roc_curve
 
 from xraygan.figures import save
+from xraygan.info import CLASSES
 from xraygan.study.analysis import summary_table
 
 
@@ -105,8 +106,8 @@ def plot_roc_confusion(
             cmap="Blues",
             cbar=False,
             ax=ax,
-            xticklabels=["NORMAL", "PNEUMONIA"],
-            yticklabels=["NORMAL", "PNEUMONIA"],
+            xticklabels=list(CLASSES),
+            yticklabels=list(CLASSES),
         )
         ax.set_title(f"{c} @ {fraction:.0%}\n(mean over {len(d)} seeds, val threshold)")
         ax.set_xlabel("predicted")
