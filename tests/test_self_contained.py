@@ -69,3 +69,10 @@ def test_notebooks_show_no_machine_paths(path: Path) -> None:
     markdown = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert bad_links(markdown, path.parent) == [] and "../shared" not in markdown
     assert absolute_paths(outputs_text(nb)) == []
+
+
+def test_executed_notebooks_stay_light() -> None:
+    """Each committed notebook at most 1 MB and all four at most 3 MB, so they open quickly in Colab and on
+    GitHub (X-ray grids are embedded as JPEG; the full-size PNGs are under figures/)."""
+    sizes = {p.name: p.stat().st_size for p in NOTEBOOKS}
+    assert len(sizes) == 4 and max(sizes.values()) <= 1_000_000 and sum(sizes.values()) <= 3_000_000, sizes

@@ -15,7 +15,7 @@ from xraygan.data.imageset import to_uint8
 from xraygan.info import CLASSES
 from xraygan.paths import figures_dir
 
-PHOTO_INLINE = {"dpi": 72, "quality": 80}  # X-ray grids inline: JPEG compresses them ~5x better than PNG
+PHOTO_INLINE = {"dpi": 72, "quality": 70}  # X-ray grids inline: JPEG compresses them ~5x better than PNG
 
 
 def _inline_backend() -> bool:
