@@ -265,6 +265,14 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("paired = analysis.paired_table(df)\nanswer = analysis.answer_table(paired)\nanswer"),
     code("paired[['fraction', 'condition', 'versus', 'pairs', 'test_accuracy diff', 'test_accuracy low', "
          "'test_accuracy high', 'test_accuracy p', 'test_accuracy sd']].round(2)"),
+    md("## The verdict by the protocol\nThe protocol (README, *Protocol*; `xraygan/study/protocol.py`) fixes the "
+       "primary endpoint, test accuracy at the validation-chosen threshold, and the rule: **helps** needs a mean "
+       "gain of at least +3 points with the interval's low end above 0 against the baseline *and* against the "
+       "count-matched control; **does not reach +3** needs the interval's high end below +3; anything else is "
+       "**unresolved**. Intervals are computed over replicates (a training subset with its own GANs), not over "
+       "classifier seeds that share one GAN: the grids committed so far have two replicates below 100 % and "
+       "one at 100 %, which is why almost everything below is unresolved."),
+    code("analysis.verdict_table(df).round(2)"),
     md("## How many seeds would resolve 3 points?\nFrom the observed spread of the paired differences, the runs a "
        "paired test needs to detect a 3-point gain with 80 % power at α = 0.05."),
     code("analysis.power_table(paired, goal=3.0)"),

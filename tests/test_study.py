@@ -235,3 +235,33 @@ def test_cluster_interval_covers_a_known_effect_where_the_naive_one_does_not() -
     assert hit_naive / sims < 0.85
     one = cluster_difference([1.0, 3.0, 5.0, 7.0], ["a", "a", "b", "b"])
     assert one["mean"] == 4.0 and one["clusters"] == 2 and one["n"] == 4
+
+
+def test_protocol_drives_the_verdict() -> None:
+    """The verdict table reads the protocol: its endpoint picks the metric, its rule gives the verdict, and a
+    comparison with one replicate (one GAN set) stays unresolved whatever its mean."""
+    import dataclasses
+
+    import pandas as pd
+
+    from xraygan.study.analysis import verdict_table
+    from xraygan.study.protocol import PROTOCOL
+
+    rows = []
+    for seed in range(8):
+        for cond, acc, bal in (("baseline", 0.70, 0.70), ("dup_real_100", 0.71, 0.70), ("dcgan_100", 0.76, 0.70)):
+            jitter = 0.002 * (seed % 3)
+            rows.append({"fraction": 0.1, "condition": cond, "seed": seed, "subset": seed % 4,
+                         "test_accuracy@t": acc + jitter, "test_balanced_accuracy@t": bal + jitter})
+            rows.append({"fraction": 1.0, "condition": cond, "seed": seed, "subset": 0,
+                         "test_accuracy@t": acc + jitter, "test_balanced_accuracy@t": bal + jitter})
+    df = pd.DataFrame(rows)
+    t = verdict_table(df).set_index(["fraction", "condition"])
+    assert t.loc[(0.1, "dcgan_100"), "verdict"] == "helps"  # +6 over baseline, +5 over the control
+    assert t.loc[(0.1, "dcgan_100"), "vs baseline"] == pytest.approx(6.0)
+    assert t.loc[(0.1, "dup_real_100"), "verdict"] == "does not reach +3"
+    assert t.loc[(1.0, "dcgan_100"), "verdict"] == "unresolved"  # one GAN set: no interval
+    balanced = verdict_table(df, dataclasses.replace(PROTOCOL, endpoint="test_balanced_accuracy@t"))
+    assert set(balanced.endpoint) == {"test_balanced_accuracy@t"}
+    assert balanced.set_index(["fraction", "condition"]).loc[(0.1, "dcgan_100"), "verdict"] == "does not reach +3"
+    assert PROTOCOL.verdict((4.0, 1.0, 7.0), (2.0, -1.0, 5.0)) == "unresolved"  # not clear of its control

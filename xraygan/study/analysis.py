@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 
 from xraygan.study.conditions import parse_condition
-from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
+from xraygan.study.protocol import PROTOCOL, Protocol
+from xraygan.study.stats import cluster_difference, mean_ci, paired_difference, seeds_needed
 
 METRICS = (
     "test_accuracy",
@@ -109,6 +110,37 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
                 if tag == "vs baseline":
                     row[f"+{goal:g} pts {short}?"] = verdict(r[f"{m} diff"], r[f"{m} low"])
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL) -> pd.DataFrame:
+    """The answer by the protocol: per fraction and augmenting condition, the endpoint's paired gain over the
+    baseline and over the count-matched control (mean and replicate-level CI: runs that share a training
+    subset and its GANs count as one replicate), the number of replicates, and the verdict of the rule."""
+    m = protocol.endpoint
+    scale = 1 if "auc" in m else 100
+    rows = []
+    for f, g in df.groupby("fraction"):
+        piv = g.pivot_table(index="seed", columns="condition", values=m) * scale
+        rep = g.drop_duplicates("seed").set_index("seed")[protocol.replicate_column]
+        for c in sorted(set(g.condition) - {"baseline"}):
+            if parse_condition(c).kind not in ("gan", "pretrain", "dup_real", "classic_aug", "class_weighted"):
+                continue
+            row = {"fraction": f, "condition": c, "endpoint": m}
+            found = {}
+            for tag, ref in (("vs baseline", "baseline"), ("vs control", control_of(c))):
+                if ref is None or ref not in piv or c not in piv:
+                    continue
+                both = piv[[c, ref]].dropna()
+                d = cluster_difference(both[c] - both[ref], rep.loc[both.index].to_numpy(), protocol.level)
+                found[tag] = (d["mean"], d["low"], d["high"])
+                row[f"{tag}"] = d["mean"]
+                row[f"{tag} low"], row[f"{tag} high"] = d["low"], d["high"]
+                row[f"{tag} replicates"] = d["clusters"]
+            if "vs baseline" not in found:
+                continue
+            row["verdict"] = protocol.verdict(found["vs baseline"], found.get("vs control"))
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

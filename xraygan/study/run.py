@@ -305,8 +305,9 @@ def run_study(
 
 
 def write_tables(df: pd.DataFrame, results: str | Path) -> None:
-    """runs.csv (one row per model), summary.csv, paired.csv and answer.csv beside the figures."""
-    from xraygan.study.analysis import answer_table, paired_table, summary_table
+    """runs.csv (one row per model), summary.csv, paired.csv, answer.csv and verdict.csv (the protocol's
+    endpoint and decision rule, replicate-level intervals) beside the figures."""
+    from xraygan.study.analysis import answer_table, paired_table, summary_table, verdict_table
 
     results = Path(results)
     df.drop(columns=["test_probs"]).to_csv(results / "runs.csv", index=False)
@@ -315,6 +316,9 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> None:
     paired.round(4).to_csv(results / "paired.csv", index=False)
     if len(paired):
         answer_table(paired).to_csv(results / "answer.csv", index=False)
+    verdicts = verdict_table(df)
+    if len(verdicts):
+        verdicts.round(4).to_csv(results / "verdict.csv", index=False)
 
 
 def load_results(results: str | Path) -> pd.DataFrame:

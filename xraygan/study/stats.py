@@ -100,6 +100,6 @@ def cluster_difference(d, clusters, level: float = 0.95, n_resamples: int = 2000
         _, t_low, t_high = mean_ci(means, level)
         out["low"] = min(float(np.quantile(boot, q)), t_low)
         out["high"] = max(float(np.quantile(boot, 1 - q)), t_high)
-    elif len(means) >= 1:
+    elif len(means) >= 2:  # every replicate agrees exactly
         out["low"] = out["high"] = out["mean"]
-    return out
+    return out  # one replicate: no interval (nothing says how much a second one would differ)

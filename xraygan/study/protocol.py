@@ -1,0 +1,48 @@
+"""The study's protocol as data: the primary endpoint, the goal and the decision rule, fixed before the run
+they judge (the README's *Protocol* section quotes this file). The analysis reads it, so a verdict can only
+come from the rule written here."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+ENDPOINTS = ("test_accuracy@t", "test_balanced_accuracy@t", "test_accuracy", "test_balanced_accuracy", "test_auc")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    # primary endpoint: test accuracy at the threshold chosen on validation (the seed goal asks for accuracy;
+    # the validation threshold keeps a shifted decision boundary from passing for a better classifier)
+    endpoint: str = "test_accuracy@t"
+    secondary: tuple[str, ...] = ("test_balanced_accuracy@t", "test_auc")
+    goal: float = 3.0  # points of the endpoint (AUC: the same number, read as AUC x 100)
+    level: float = 0.95  # confidence level of every interval
+    # intervals are computed at the level that varies: runs sharing a training subset and its GANs form
+    # one replicate (cluster); a comparison with fewer than two replicates has no interval ("unresolved")
+    replicate_column: str = "subset"
+
+    def __post_init__(self) -> None:
+        if self.endpoint not in ENDPOINTS or any(s not in ENDPOINTS for s in self.secondary):
+            raise ValueError(f"Protocol: endpoints must be among {ENDPOINTS}")
+        if self.goal <= 0 or not 0.5 < self.level < 1:
+            raise ValueError("Protocol: goal > 0 and a level in (0.5, 1)")
+
+    def verdict(self, vs_baseline: tuple[float, float, float], vs_control: tuple[float, float, float] | None) -> str:
+        """The decision rule, on (mean, low, high) of the endpoint's paired gain over the baseline and over the
+        count-matched control (None for conditions without one):
+        helps: mean >= goal and the CI's low end > 0, against the baseline *and* the control;
+        does not reach +goal: the CI's high end < goal against the baseline;
+        unresolved: anything else (including no interval)."""
+        mean, low, high = vs_baseline
+        if math.isnan(low) or math.isnan(high):
+            return "unresolved"
+        beats_control = vs_control is None or (not math.isnan(vs_control[1]) and vs_control[1] > 0)
+        if mean >= self.goal and low > 0 and beats_control:
+            return "helps"
+        if high < self.goal:
+            return f"does not reach +{self.goal:g}"
+        return "unresolved"
+
+
+PROTOCOL = Protocol()
