@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -265,3 +266,28 @@ def test_protocol_drives_the_verdict() -> None:
     assert set(balanced.endpoint) == {"test_balanced_accuracy@t"}
     assert balanced.set_index(["fraction", "condition"]).loc[(0.1, "dcgan_100"), "verdict"] == "does not reach +3"
     assert PROTOCOL.verdict((4.0, 1.0, 7.0), (2.0, -1.0, 5.0)) == "unresolved"  # not clear of its control
+
+
+def test_validation_scales_with_the_fraction(monkeypatch) -> None:
+    """With val_scaled, model selection at 25 % of the training split sees about 25 % of the validation
+    images (at least the stated minimum per class); without it, all of them."""
+    from xraygan.data import load_splits
+    from xraygan.study.run import Cell, run_cell
+
+    seen = []
+    real = study_mod.train_classifier
+
+    def spy(cfg, train, val, *a, **k):
+        seen.append((len(train), val.class_counts()))
+        return real(cfg, train, val, *a, **k)
+
+    monkeypatch.setattr(study_mod, "train_classifier", spy)
+    exp = _phantom_exp(fractions=(0.25,), seeds=2, conditions=("baseline",), val_scaled=True, val_min_per_class=3)
+    splits = load_splits(exp.data, progress=False)
+    full = splits.val.class_counts()
+    row = run_cell(exp, splits, Path("unused"), Cell(0.25, "baseline", 0), device="cpu")
+    counts = seen[-1][1]
+    assert all(max(3, -(-full[c] // 4)) == counts[c] for c in full) and row["n_val"] == sum(counts.values())
+    run_cell(dataclasses.replace(exp, study=dataclasses.replace(exp.study, val_scaled=False)), splits,
+             Path("unused"), Cell(0.25, "baseline", 0), device="cpu")
+    assert seen[-1][1] == full

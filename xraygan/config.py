@@ -123,6 +123,10 @@ class StudyConfig:
     subsets: int = 1  # different training subsets per fraction (a GAN set is trained per subset)
     conditions: tuple[str, ...] = ("baseline", "classic_aug", "dup_real_100", "dcgan_100")
     pretrain_share: float = 0.5  # pretrain_* conditions: share of the step budget spent on synthetic images
+    # a realistic low-data setting: at fraction f, model selection sees the same fraction of the validation
+    # patients (at least val_min_per_class images per class), not the whole validation split
+    val_scaled: bool = False
+    val_min_per_class: int = 20
     workers: int = 1  # parallel training processes (several fit on one GPU)
 
     def __post_init__(self) -> None:
@@ -135,6 +139,8 @@ class StudyConfig:
             raise ValueError("StudyConfig.seeds must be >= 2: a CI needs at least two runs")
         if self.subsets < 1 or self.subsets > min(counts):
             raise ValueError(f"StudyConfig.subsets={self.subsets}: use 1..seeds")
+        if self.val_min_per_class < 1:
+            raise ValueError(f"StudyConfig.val_min_per_class={self.val_min_per_class}: use at least 1")
         if not self.conditions or len(set(self.conditions)) != len(self.conditions):
             raise ValueError(f"StudyConfig.conditions={self.conditions}: name each condition once")
         from xraygan.study.conditions import parse_condition  # local: that module imports the data layer

@@ -87,8 +87,9 @@ def fraction_order(ds: ImageSet, seed: int) -> dict[int, np.ndarray]:
     return order
 
 
-def fraction_subset(ds: ImageSet, fraction: float, seed: int) -> ImageSet:
-    """A stratified `fraction` of `ds`; for one seed, smaller fractions lie inside larger ones."""
+def fraction_subset(ds: ImageSet, fraction: float, seed: int, min_per_class: int = 1) -> ImageSet:
+    """A stratified `fraction` of `ds` (at least `min_per_class` images of each class, or all there are);
+    for one seed, smaller fractions lie inside larger ones."""
     if not 0.0 < fraction <= 1.0:
         raise ValueError(f"fraction={fraction}: use a value in (0, 1]")
     if fraction == 1.0:
@@ -96,5 +97,5 @@ def fraction_subset(ds: ImageSet, fraction: float, seed: int) -> ImageSet:
     order = fraction_order(ds, seed)
     keep = []
     for idx in order.values():
-        keep.append(idx[: max(1, math.ceil(fraction * len(idx)))])
+        keep.append(idx[: max(min_per_class, math.ceil(fraction * len(idx)))])
     return ds.subset(np.sort(np.concatenate(keep)), f"{ds.name}@{fraction:g}")

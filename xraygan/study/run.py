@@ -68,6 +68,14 @@ def subset_gan_dir(exp: Experiment, splits: Splits, runs: Path, fraction: float,
     return gan_dir(runs, exp.gan_at(fraction), fraction_subset(splits.train, fraction, subset), fraction, subset)
 
 
+def validation_at(exp: Experiment, splits: Splits, fraction: float, subset: int) -> ImageSet:
+    """The validation images model selection sees at a fraction: all of them, or (val_scaled) the same
+    stratified fraction of validation patients as of training patients, with a stated minimum per class."""
+    if not exp.study.val_scaled:
+        return splits.val
+    return fraction_subset(splits.val, fraction, subset, exp.study.val_min_per_class)
+
+
 def _pool_size(real: ImageSet) -> int:
     n0, n1 = (int((real.labels == c).sum()) for c in (0, 1))
     return max(n0, n1, abs(n1 - n0))
@@ -145,9 +153,12 @@ def run_cell(
     cfg = replace(exp.classifier, seed=seed, augment=c.kind == "classic_aug", class_weighted=c.kind == "class_weighted")
     share = exp.study.pretrain_share
     pre_steps = int(cfg.steps * share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
-    tc = train_classifier(cfg, train, splits.val, device, pretrain=pre, pretrain_steps=pre_steps, progress=False)
+    val = validation_at(exp, splits, fraction, subset)
+    tc = train_classifier(cfg, train, val, device, pretrain=pre, pretrain_steps=pre_steps, progress=False)
     test = GuardedTest(splits.test)
+    scaled = {"n_val": len(val)} if exp.study.val_scaled else {}  # rows of unscaled studies keep their shape
     return {
+        **scaled,
         "preset": exp.preset,
         "fraction": fraction,
         "condition": condition,
