@@ -79,3 +79,16 @@ def test_medmnist_folder_is_used_and_a_changed_file_is_never_replaced(tmp_path: 
     monkeypatch.setitem(MEDMNIST["files"], 64, (f.name, hashlib.md5(body).hexdigest()))  # now it is "official"
     s = load_splits(DataConfig(source="medmnist"), progress=False)
     assert len(s.train) == 40 and s.source == "medmnist:64"
+
+
+def test_automatic_choice_says_which_source(tmp_path: Path, monkeypatch, capsys) -> None:
+    """As in Colab with no folder and no Kaggle secrets: MedMNIST is picked by itself, and the loader says so."""
+    home = Path.home() / ".medmnist"
+    home.mkdir(parents=True)
+    f = write(home / MEDMNIST["files"][64][0])
+    monkeypatch.setitem(MEDMNIST["files"], 64, (f.name, hashlib.md5(f.read_bytes()).hexdigest()))
+    monkeypatch.chdir(tmp_path)  # no ./data
+    s = load_splits(DataConfig(), progress=True)
+    assert s.source == "medmnist:64"
+    said = capsys.readouterr().out
+    assert "xraygan data: using MedMNIST PneumoniaMNIST (no local folder, no Kaggle credentials)" in said
