@@ -13,9 +13,9 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from xraygan.data.imageset import ImageSet
+from xraygan.data.splits import patient_id
 from xraygan.info import CLASSES
 from xraygan.progress import tqdm
-from xraygan.data.splits import patient_id
 
 IMAGE_EXTS = {".jpeg", ".jpg", ".png"}
 SPLITS = ("train", "val", "test")

@@ -7,19 +7,16 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 from xraygan.checkpoint import digest
-from xraygan.data.cache import cached, default_cache_dir
 from xraygan.config import DataConfig
+from xraygan.data.cache import cached, default_cache_dir
 from xraygan.data.download import ChecksumError, DownloadError, fetch_kaggle, fetch_medmnist, kaggle_credentials
 from xraygan.data.folder import check_layout, decode_split, fingerprint, scan_split
 from xraygan.data.imageset import ImageSet
 from xraygan.data.npz import describe_npz, load_npz
-from xraygan.info import KAGGLE, MEDMNIST
 from xraygan.data.phantom import phantom_set
 from xraygan.data.splits import legacy_split, patient_split
-
+from xraygan.info import KAGGLE, MEDMNIST
 
 
 class NoDataError(RuntimeError):
