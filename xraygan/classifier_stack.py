@@ -1,0 +1,175 @@
+"""Several independent SimpleCNN classifiers trained in one pass: K models held as the K groups of grouped
+convolutions (per-model batch-norm channels), each with its own initialisation, data order, augmentation and
+dropout draws and optimiser state, and the same result as training them one by one (to float rounding).
+
+On 2 CPU cores the small models of the study leave the cores idle between many tiny kernels; K models per
+kernel call do more work per call (benchmarks/study_throughput.py measures it)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from xraygan.augment import classic_augment
+from xraygan.classifier import TrainedClassifier
+from xraygan.config import ClassifierConfig
+from xraygan.data.imageset import ImageSet, to_unit
+from xraygan.device import pick_device
+from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.models import SimpleCNN, build_classifier
+
+_SHARED = ("model", "width", "steps", "batch_size", "lr", "weight_decay", "eval_every", "amp")  # must agree
+
+
+class StackedSimpleCNN(nn.Module):
+    """K SimpleCNNs as one network: input (B, K, S, S), model k reads channel k; output logits (B, K)."""
+
+    def __init__(self, models: list[SimpleCNN]) -> None:
+        super().__init__()
+        self.k = len(models)
+        layers: list[nn.Module] = []
+        for parts in zip(*(m.features for m in models)):
+            first = parts[0]
+            if isinstance(first, nn.Conv2d):
+                conv = nn.Conv2d(
+                    first.in_channels * self.k, first.out_channels * self.k, 3, padding=1, groups=self.k, bias=False
+                )
+                conv.weight.data = torch.cat([p.weight.data for p in parts])  # (K*cout, cin, 3, 3)
+                layers.append(conv)
+            elif isinstance(first, nn.BatchNorm2d):
+                bn = nn.BatchNorm2d(first.num_features * self.k)
+                for name in ("weight", "bias"):
+                    getattr(bn, name).data = torch.cat([getattr(p, name).data for p in parts])
+                for name in ("running_mean", "running_var"):
+                    getattr(bn, name).copy_(torch.cat([getattr(p, name) for p in parts]))
+                layers.append(bn)
+            else:
+                layers.append(copy.deepcopy(first))  # ReLU, MaxPool2d: no parameters
+        self.features = nn.Sequential(*layers)
+        self.p = models[0].head[0].p
+        self.head_w = nn.Parameter(torch.stack([m.head[1].weight.data[0] for m in models]))  # (K, C)
+        self.head_b = nn.Parameter(torch.cat([m.head[1].bias.data for m in models]))  # (K,)
+
+    def forward(self, x: torch.Tensor, rng_states: list[torch.Tensor] | None = None) -> torch.Tensor:
+        e = self.features(x).mean(dim=(2, 3)).view(len(x), self.k, -1)  # (B, K, C)
+        if self.training and self.p > 0:
+            assert rng_states is not None
+            cols = []
+            for k in range(self.k):  # model k's dropout from its own stream, exactly as alone
+                torch.set_rng_state(rng_states[k])
+                cols.append(F.dropout(e[:, k], self.p, True))
+                rng_states[k] = torch.get_rng_state()
+            e = torch.stack(cols, 1)
+        return (e * self.head_w).sum(-1) + self.head_b  # (B, K)
+
+    def unstack(self, k: int) -> SimpleCNN:
+        """Model k as a plain SimpleCNN (eval mode)."""
+        width = self.features[0].out_channels // self.k
+        m = SimpleCNN(width, n_blocks=sum(isinstance(x, nn.MaxPool2d) for x in self.features), dropout=self.p)
+        for mine, theirs in zip(m.features, self.features):
+            if isinstance(mine, nn.Conv2d):
+                n = mine.out_channels
+                mine.weight.data.copy_(theirs.weight.data[k * n : (k + 1) * n])
+            elif isinstance(mine, nn.BatchNorm2d):
+                n = mine.num_features
+                for name in ("weight", "bias", "running_mean", "running_var"):
+                    getattr(mine, name).data.copy_(getattr(theirs, name).data[k * n : (k + 1) * n])
+                mine.num_batches_tracked.copy_(theirs.num_batches_tracked)
+        m.head[1].weight.data.copy_(self.head_w.data[k : k + 1])
+        m.head[1].bias.data.copy_(self.head_b.data[k : k + 1])
+        return m.eval()
+
+
+def train_classifiers(
+    cfgs: list[ClassifierConfig], trains: list[ImageSet], val: ImageSet, device: str | None = None
+) -> list[TrainedClassifier]:
+    """train_classifier for K configs and training sets at once (no pretraining phase). The configs may
+    differ in seed, augmentation and class weighting; everything else must agree."""
+    if len(cfgs) != len(trains) or not cfgs:
+        raise ValueError("train_classifiers: give one training set per config")
+    for f in _SHARED:
+        if len({getattr(c, f) for c in cfgs}) != 1:
+            raise ValueError(f"train_classifiers: ClassifierConfig.{f} must be the same for every model")
+    c0 = cfgs[0]
+    if c0.model != "simple":
+        raise ValueError("train_classifiers stacks the 'simple' CNN only; train other models one by one")
+    dev = pick_device(device)
+    k = len(cfgs)
+    with torch.random.fork_rng(devices=[]):
+        models, states = [], []
+        for c in cfgs:  # the same initialisation and RNG stream each model would have alone
+            torch.manual_seed(c.seed)
+            models.append(build_classifier(c.model, c.width))
+            states.append(torch.get_rng_state())
+        net = StackedSimpleCNN(models).to(dev)
+        gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
+        opt = torch.optim.AdamW(net.parameters(), c0.lr, weight_decay=c0.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, c0.lr, total_steps=max(1, c0.steps), pct_start=0.1)
+        images = [t.images.to(dev) for t in trains]
+        labels = [t.labels.to(dev).float() for t in trains]
+        weights = []
+        for c, t in zip(cfgs, trains):
+            counts = torch.bincount(t.labels, minlength=2).float()
+            w = (len(t) / (2 * counts.clamp(min=1))).to(dev) if c.class_weighted else torch.ones(2, device=dev)
+            weights.append(w)
+        perms = [torch.randperm(len(t), generator=g) for t, g in zip(trains, gens)]
+        pos = [0] * k
+        bsz = c0.batch_size
+        y_val = val.labels.numpy()
+        best = [{"auc": -1.0} for _ in range(k)]
+        for step in range(1, c0.steps + 1):
+            net.train()
+            xs, ys, ws = [], [], []
+            for j in range(k):  # each model's own batch, drawn exactly as _phase draws it
+                n = len(trains[j])
+                if pos[j] + bsz > n:
+                    perms[j], pos[j] = torch.randperm(n, generator=gens[j]), 0
+                idx = perms[j][pos[j] : pos[j] + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=gens[j])
+                pos[j] += bsz
+                idx = idx.to(dev)
+                x = to_unit(images[j][idx])
+                if cfgs[j].augment:
+                    x = classic_augment(x, gens[j])
+                xs.append(x)
+                ys.append(labels[j][idx])
+                ws.append(weights[j][labels[j][idx].long()])
+            logits = net(torch.cat(xs, 1), states)  # (B, K)
+            loss = sum(
+                F.binary_cross_entropy_with_logits(logits[:, j], ys[j], weight=ws[j]) for j in range(k)
+            )  # summed: each model's gradient is its own loss's
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            if step % c0.eval_every == 0:
+                p_all = _predict_all(net, val, dev)
+                for j in range(k):
+                    auc = binary_metrics(y_val, p_all[:, j])["auc"]
+                    if auc > best[j]["auc"]:
+                        best[j].update(auc=auc, step=step, model=net.unstack(j), p=p_all[:, j])
+    out = []
+    for j in range(k):
+        b = best[j]
+        t = best_threshold(y_val, b["p"])
+        val_m = {
+            **{f"val_{m}": v for m, v in binary_metrics(y_val, b["p"], 0.5).items()},
+            **{f"val_{m}@t": v for m, v in binary_metrics(y_val, b["p"], t).items()},
+        }
+        out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, []))
+    return out
+
+
+@torch.no_grad()
+def _predict_all(net: StackedSimpleCNN, ds: ImageSet, dev: torch.device, batch: int = 512) -> np.ndarray:
+    """P(PNEUMONIA) of every model for every image: (N, K)."""
+    net.eval()
+    out = []
+    for s in range(0, len(ds), batch):
+        x = to_unit(ds.images[s : s + batch].to(dev))  # (B, 1, S, S)
+        out.append(torch.sigmoid(net(x.expand(-1, net.k, -1, -1).contiguous())).cpu())
+    return torch.cat(out).numpy()
+
