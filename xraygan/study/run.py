@@ -63,9 +63,10 @@ def needed_gans(exp: Experiment) -> set[str]:
     return {k for k in kinds if k}
 
 
-def subset_gan_dir(exp: Experiment, splits: Splits, runs: Path, fraction: float, subset: int) -> Path:
-    """The GAN folder of one (fraction, subset): keyed by its GAN config and its exact training images."""
-    return gan_dir(runs, exp.gan_at(fraction), fraction_subset(splits.train, fraction, subset), fraction, subset)
+def subset_gan_dir(exp: Experiment, real: ImageSet, runs: Path, fraction: float, subset: int) -> Path:
+    """The GAN folder of one (fraction, subset) whose training images are `real`: keyed by its GAN config
+    and those exact images."""
+    return gan_dir(runs, exp.gan_at(fraction), real, fraction, subset)
 
 
 def validation_at(exp: Experiment, splits: Splits, fraction: float, subset: int) -> ImageSet:
@@ -99,7 +100,7 @@ def prepare_gans(exp: Experiment, splits: Splits, runs: Path, device: str | None
                 pass
     for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress):
         real = fraction_subset(splits.train, f, s)
-        root = subset_gan_dir(exp, splits, runs, f, s)
+        root = subset_gan_dir(exp, real, runs, f, s)
         got = train_gans(exp.gan_at(f), real, root, modes, device, progress=False)
         n = _pool_size(real)
         sources = {"dcgan": got.per_class, "cgan": got.conditional}
@@ -147,7 +148,7 @@ def run_cell(
         key = (fraction, subset, c.gan)
         cache = pools_cache if pools_cache is not None else {}
         if key not in cache:
-            cache[key] = load_synthetic(subset_gan_dir(exp, splits, runs, fraction, subset) / f"pool_{c.gan}")
+            cache[key] = load_synthetic(subset_gan_dir(exp, real, runs, fraction, subset) / f"pool_{c.gan}")
         pools[c.gan] = cache[key]
     train, pre, added = build_training_set(condition, real, pools, seed)
     cfg = replace(exp.classifier, seed=seed, augment=c.kind == "classic_aug", class_weighted=c.kind == "class_weighted")
@@ -203,7 +204,7 @@ def _gan_job(job: tuple[float, int, str]) -> None:
     assert _ctx is not None
     f, s, mode = job
     real = fraction_subset(_ctx.splits.train, f, s)
-    root = subset_gan_dir(_ctx.exp, _ctx.splits, _ctx.runs, f, s)
+    root = subset_gan_dir(_ctx.exp, real, _ctx.runs, f, s)
     train_gans(_ctx.exp.gan_at(f), real, root, (mode,), _ctx.device, progress=False)
 
 
