@@ -103,3 +103,19 @@ def test_gan_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> No
     train_gan(dataclasses.replace(cfg, steps=6), train, tmp_path / "g", class_label=0, device="cpu", progress=False)
     with pytest.raises(CheckpointError, match="lr_d"):
         train_gan(dataclasses.replace(cfg, lr_d=1e-3, steps=8), train, tmp_path / "g", 0, "cpu", progress=False)
+
+
+def test_a_results_folder_from_before_a_new_field_is_not_stale(tmp_path: Path) -> None:
+    """Fields added to a config later default to the old behaviour, so an older config.json without them
+    still matches (the committed results must resume after such a change)."""
+    exp = build_experiment("smoke", data=PHANTOM, study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline",)})
+    run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    cfg = tmp_path / "res" / "config.json"
+    saved = json.loads(cfg.read_text())
+    for k in ("val_scaled", "val_min_per_class"):  # as written before these fields existed
+        del saved["experiment"]["study"][k]
+    cfg.write_text(json.dumps(saved))
+    assert len(run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)) == 2
+    scaled = dataclasses.replace(exp, study=dataclasses.replace(exp.study, val_scaled=True))
+    with pytest.raises(StaleResultsError, match="val_scaled: False there, True here"):
+        run_study(scaled, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)

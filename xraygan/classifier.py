@@ -54,6 +54,47 @@ def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: i
     return torch.cat(out).numpy() if out else np.zeros(0)
 
 
+class BatchOrder:
+    """One model's data order from its own generator: a fresh permutation whenever the next batch would run
+    past the end, or draws with replacement when the set is smaller than a batch."""
+
+    def __init__(self, n: int, batch_size: int, g: torch.Generator) -> None:
+        self.n, self.bsz, self.g = n, batch_size, g
+        self.perm, self.pos = torch.randperm(n, generator=g), 0
+
+    def next(self) -> torch.Tensor:
+        if self.pos + self.bsz > self.n:
+            self.perm, self.pos = torch.randperm(self.n, generator=self.g), 0
+        idx = (
+            self.perm[self.pos : self.pos + self.bsz]
+            if self.n >= self.bsz
+            else torch.randint(0, self.n, (self.bsz,), generator=self.g)
+        )
+        self.pos += self.bsz
+        return idx
+
+
+def loss_weights(ds: ImageSet, cfg: ClassifierConfig, dev: torch.device) -> torch.Tensor:
+    """Per-class loss weights: inverse class frequency when cfg.class_weighted, else ones."""
+    counts = torch.bincount(ds.labels, minlength=2).float()
+    return (len(ds) / (2 * counts.clamp(min=1))).to(dev) if cfg.class_weighted else torch.ones(2, device=dev)
+
+
+def optimiser(params, cfg: ClassifierConfig, steps: int):
+    """AdamW with a one-cycle (warm-up, cosine decay) schedule over `steps`."""
+    opt = torch.optim.AdamW(params, cfg.lr, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=max(1, steps), pct_start=0.1)
+
+
+def selection(y_val: np.ndarray, p: np.ndarray) -> tuple[float, dict]:
+    """The threshold chosen on validation (max balanced accuracy) and the validation metrics at 0.5 and at it."""
+    t = best_threshold(y_val, p)
+    return t, {
+        **{f"val_{k}": v for k, v in binary_metrics(y_val, p, 0.5).items()},
+        **{f"val_{k}@t": v for k, v in binary_metrics(y_val, p, t).items()},
+    }
+
+
 def _phase(
     model,
     opt_cfg: ClassifierConfig,
@@ -65,22 +106,15 @@ def _phase(
     bar=None,
 ) -> None:
     """`steps` AdamW steps with cosine decay on `ds`; calls on_eval(step) every eval_every steps."""
-    opt = torch.optim.AdamW(model.parameters(), opt_cfg.lr, weight_decay=opt_cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, opt_cfg.lr, total_steps=max(1, steps), pct_start=0.1)
+    opt, sched = optimiser(model.parameters(), opt_cfg, steps)
     images, labels = ds.images.to(dev), ds.labels.to(dev).float()
-    counts = torch.bincount(ds.labels, minlength=2).float()
-    w = (len(ds) / (2 * counts.clamp(min=1))).to(dev) if opt_cfg.class_weighted else torch.ones(2, device=dev)
+    w = loss_weights(ds, opt_cfg, dev)
     cuda = dev.type == "cuda"
     amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and opt_cfg.amp else nullcontext()
-    n, bsz = len(ds), opt_cfg.batch_size
-    perm, pos = torch.randperm(n, generator=g), 0
+    order = BatchOrder(len(ds), opt_cfg.batch_size, g)
     for step in range(1, steps + 1):
         model.train()
-        if pos + bsz > n:
-            perm, pos = torch.randperm(n, generator=g), 0
-        idx = perm[pos : pos + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=g)
-        pos += bsz
-        idx = idx.to(dev)
+        idx = order.next().to(dev)
         x = to_unit(images[idx])  # (B, 1, S, S) in [-1, 1]
         if opt_cfg.augment:
             x = classic_augment(x, g)
@@ -137,11 +171,7 @@ def train_classifier(
         bar.close()
     model.load_state_dict(best["state"])
     model.eval()
-    t = best_threshold(y_val, best["p"])
-    val_m = {
-        **{f"val_{k}": v for k, v in binary_metrics(y_val, best["p"], 0.5).items()},
-        **{f"val_{k}@t": v for k, v in binary_metrics(y_val, best["p"], t).items()},
-    }
+    t, val_m = selection(y_val, best["p"])
     return TrainedClassifier(model, best["step"], t, val_m, history)
 
 

@@ -2,6 +2,9 @@
 convolutions (per-model batch-norm channels), each with its own initialisation, data order, augmentation and
 dropout draws and optimiser state, and the same result as training them one by one (to float rounding).
 
+Dropout masks are replayed from each model's own CPU RNG stream, so on CPU the equivalence includes dropout;
+on CUDA the masks come from the CUDA generator (independent per model, but not those of a lone run).
+
 On 2 CPU cores the small models of the study leave the cores idle between many tiny kernels; K models per
 kernel call do more work per call (benchmarks/study_throughput.py measures it)."""
 
@@ -15,11 +18,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from xraygan.augment import classic_augment
-from xraygan.classifier import TrainedClassifier
+from xraygan.classifier import BatchOrder, TrainedClassifier, loss_weights, optimiser, selection
 from xraygan.config import ClassifierConfig
 from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.device import pick_device
-from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.metrics import binary_metrics
 from xraygan.models import SimpleCNN, build_classifier
 
 _SHARED = ("model", "width", "steps", "batch_size", "lr", "weight_decay", "eval_every", "amp")  # must agree
@@ -107,30 +110,18 @@ def train_classifiers(
             states.append(torch.get_rng_state())
         net = StackedSimpleCNN(models).to(dev)
         gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
-        opt = torch.optim.AdamW(net.parameters(), c0.lr, weight_decay=c0.weight_decay)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, c0.lr, total_steps=max(1, c0.steps), pct_start=0.1)
+        opt, sched = optimiser(net.parameters(), c0, c0.steps)
         images = [t.images.to(dev) for t in trains]
         labels = [t.labels.to(dev).float() for t in trains]
-        weights = []
-        for c, t in zip(cfgs, trains):
-            counts = torch.bincount(t.labels, minlength=2).float()
-            w = (len(t) / (2 * counts.clamp(min=1))).to(dev) if c.class_weighted else torch.ones(2, device=dev)
-            weights.append(w)
-        perms = [torch.randperm(len(t), generator=g) for t, g in zip(trains, gens)]
-        pos = [0] * k
-        bsz = c0.batch_size
+        weights = [loss_weights(t, c, dev) for c, t in zip(cfgs, trains)]
+        orders = [BatchOrder(len(t), c0.batch_size, g) for t, g in zip(trains, gens)]
         y_val = val.labels.numpy()
         best = [{"auc": -1.0} for _ in range(k)]
         for step in range(1, c0.steps + 1):
             net.train()
             xs, ys, ws = [], [], []
             for j in range(k):  # each model's own batch, drawn exactly as _phase draws it
-                n = len(trains[j])
-                if pos[j] + bsz > n:
-                    perms[j], pos[j] = torch.randperm(n, generator=gens[j]), 0
-                idx = perms[j][pos[j] : pos[j] + bsz] if n >= bsz else torch.randint(0, n, (bsz,), generator=gens[j])
-                pos[j] += bsz
-                idx = idx.to(dev)
+                idx = orders[j].next().to(dev)
                 x = to_unit(images[j][idx])
                 if cfgs[j].augment:
                     x = classic_augment(x, gens[j])
@@ -152,13 +143,8 @@ def train_classifiers(
                     if auc > best[j]["auc"]:
                         best[j].update(auc=auc, step=step, model=net.unstack(j), p=p_all[:, j])
     out = []
-    for j in range(k):
-        b = best[j]
-        t = best_threshold(y_val, b["p"])
-        val_m = {
-            **{f"val_{m}": v for m, v in binary_metrics(y_val, b["p"], 0.5).items()},
-            **{f"val_{m}@t": v for m, v in binary_metrics(y_val, b["p"], t).items()},
-        }
+    for b in best:
+        t, val_m = selection(y_val, b["p"])
         out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, []))
     return out
 
@@ -172,4 +158,3 @@ def _predict_all(net: StackedSimpleCNN, ds: ImageSet, dev: torch.device, batch: 
         x = to_unit(ds.images[s : s + batch].to(dev))  # (B, 1, S, S)
         out.append(torch.sigmoid(net(x.expand(-1, net.k, -1, -1).contiguous())).cpu())
     return torch.cat(out).numpy()
-

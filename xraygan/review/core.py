@@ -225,7 +225,7 @@ def review(
     def sample(ds: ImageSet, n: int) -> ImageSet:
         return ds.subset(draw(len(ds), n))
 
-    per_class = {}
+    per_class, diversity, div_arrays = {}, {}, {}
     for label, c in enumerate(CLASSES):
         real_c, fake_c = splits.train.of_class(label), synthetic.of_class(label)
         if len(fake_c) < 10:
@@ -243,6 +243,10 @@ def review(
             "floor_real_vs_real": distance_block(fa, fb, seed),
             "ceiling_real_vs_degraded": distance_block(fa, fd_deg, seed),
         }
+        # variety: does the class's synthetic set keep the variety of its real images (own RNG, pixels)
+        d = class_diversity(fake_c.images, real_c.images, n=n_diversity, seed=seed)
+        diversity[c] = d.numbers
+        div_arrays |= {f"diversity_{c}_{k}": getattr(d, k) for k in _DIV_ARRAYS}
     # headline numbers: averaged over the two classes (synthetic vs real of the same class)
     scale: dict[str, float] = {}
     for key in SCALED:
@@ -262,14 +266,6 @@ def review(
             embed(model, fake_s, dev) - centre, e_train - centre, embed(model, splits.val, dev) - centre, "cosine"
         ),
     }
-    # diversity: does each class's synthetic set keep the variety of the real images of that class
-    diversity, div_arrays = {}, {}
-    for label, c in enumerate(CLASSES):
-        fake_c = synthetic.of_class(label)
-        if len(fake_c) >= 10:
-            d = class_diversity(fake_c.images, splits.train.of_class(label).images, n=n_diversity, seed=seed)
-            diversity[c] = d.numbers
-            div_arrays |= {f"diversity_{c}_{k}": getattr(d, k) for k in _DIV_ARRAYS}
     # label fidelity: the real-only classifier's verdict on each synthetic image
     p = predict(model, synthetic, dev)
     y = synthetic.labels.numpy()

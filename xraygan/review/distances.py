@@ -41,13 +41,14 @@ def kid(a: np.ndarray, b: np.ndarray, subsets: int = 50, subset_size: int = 200,
     return float(np.mean(vals)), float(np.std(vals))
 
 
-def _pdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def pairwise_distances(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> np.ndarray:
+    """(n, m) Euclidean distances in float64."""
     return torch.cdist(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)).numpy()
 
 
 def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:
     """Precision and recall (Kynkäänniemi et al. 2019), density and coverage (Naeem et al. 2020)."""
-    rr, ff, rf = _pdist(real, real), _pdist(fake, fake), _pdist(real, fake)
+    rr, ff, rf = pairwise_distances(real, real), pairwise_distances(fake, fake), pairwise_distances(real, fake)
     r_rad = np.sort(rr, axis=1)[:, k]  # k-th neighbour, index 0 is the point itself
     f_rad = np.sort(ff, axis=1)[:, k]
     inside = rf < r_rad[:, None]  # (n_real, n_fake): fake j inside real i's ball

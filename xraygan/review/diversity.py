@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torchmetrics.functional.image import multiscale_structural_similarity_index_measure
 
+from xraygan.review.distances import pairwise_distances
+
 NEAR_TWIN_MAX = 0.05  # collapsed: more than 5 % of the fakes have a near-twin (real images: ~1 %)
 PAIRWISE_MIN = 0.95  # collapsed: fakes less spread than 95 % of the real images' median pairwise distance
 MS_SSIM = {"kernel_size": 7, "betas": (0.0448, 0.2856, 0.3001)}  # the first three of the standard five scales
@@ -27,7 +29,7 @@ MS_SSIM = {"kernel_size": 7, "betas": (0.0448, 0.2856, 0.3001)}  # the first thr
 def rms_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """(n, m) RMS pixel distances between uint8 image batches (n, 1, S, S) and (m, 1, S, S), in [0, 1] units."""
     fa, fb = a.flatten(1).double() / 255, b.flatten(1).double() / 255
-    return torch.cdist(fa, fb) / math.sqrt(fa.shape[1])
+    return torch.from_numpy(pairwise_distances(fa, fb)) / math.sqrt(fa.shape[1])
 
 
 def _nearest_other(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

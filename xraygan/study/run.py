@@ -231,8 +231,16 @@ _GRID_ONLY = ("fractions", "seeds", "conditions", "workers")
 
 
 def _row_shaping(saved: dict) -> dict:
-    """The part of a results folder's config.json that decides what its rows hold."""
-    exp = json.loads(json.dumps(saved.get("experiment", {})))
+    """The part of a results folder's config.json that decides what its rows hold. Read back through
+    Experiment.from_dict, so a field added to a config since (whose default keeps the old behaviour) counts
+    as its default rather than as a difference."""
+    try:
+        exp = json.loads(json.dumps(Experiment.from_dict(saved["experiment"]).to_dict()))
+    except (KeyError, TypeError, ValueError) as e:
+        raise StaleResultsError(
+            f"the results folder's config.json cannot be read as an experiment ({e}); write to another results "
+            "folder, or move its runs.jsonl away to start over."
+        ) from e
     for k in _GRID_ONLY:
         exp.get("study", {}).pop(k, None)
     for k in ("root", "cache_dir", "source"):  # where the data lives; its fingerprint says what it is
