@@ -54,11 +54,16 @@ def step_flops(ngf: int, ndf: int, nz: int, batch: int) -> float:
     return fc.get_total_flops()
 
 
-def tutorial_loop(root: str, steps: int, batch: int, ngf: int, ndf: int, nz: int, dev: torch.device,
-                  workers: int) -> float:
+def tutorial_loop(
+    root: str, steps: int, batch: int, ngf: int, ndf: int, nz: int, dev: torch.device, workers: int
+) -> float:
     """The tutorial's loop: ImageFolder + DataLoader from JPEGs, BCELoss on a sigmoid D. Returns images/s."""
-    ds = dset.ImageFolder(f"{root}/train", transform=T.Compose([
-        T.Grayscale(1), T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,), (0.5,))]))
+    ds = dset.ImageFolder(
+        f"{root}/train",
+        transform=T.Compose(
+            [T.Grayscale(1), T.Resize(64), T.CenterCrop(64), T.ToTensor(), T.Normalize((0.5,), (0.5,))]
+        ),
+    )
     loader = torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=True, num_workers=workers, drop_last=True)
     G, D = Generator(nz, ngf).to(dev), Discriminator(ndf).to(dev)
     crit = nn.BCEWithLogitsLoss()
@@ -89,8 +94,17 @@ def tutorial_loop(root: str, steps: int, batch: int, ngf: int, ndf: int, nz: int
 def xraygan_loop(train, steps: int, batch: int, ngf: int, ndf: int, nz: int, dev: torch.device, diffaug: str) -> float:
     """xraygan's train_gan on the cached uint8 tensors; rate between the first log line and the last."""
     log = max(5, steps // 4)
-    cfg = GANConfig(nz=nz, ngf=ngf, ndf=ndf, batch_size=batch, steps=log + steps, log_every=log,
-                    sample_every=log * 100, ckpt_every=log * 100, diffaug=diffaug)
+    cfg = GANConfig(
+        nz=nz,
+        ngf=ngf,
+        ndf=ndf,
+        batch_size=batch,
+        steps=log + steps,
+        log_every=log,
+        sample_every=log * 100,
+        ckpt_every=log * 100,
+        diffaug=diffaug,
+    )
     with tempfile.TemporaryDirectory() as d:
         run = train_gan(cfg, train, d, class_label=None, device=str(dev), progress=False)
         m = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -111,20 +125,27 @@ def main() -> None:
     train = load_splits(DataConfig(root=a.data), progress=False).train
     flops = step_flops(ngf, ngf, nz, a.batch) / a.batch
     mm = matmul_gflops(dev)
-    rows = [("tutorial loop (ImageFolder+DataLoader, JPEG)",
-             tutorial_loop(a.data, a.steps, a.batch, ngf, ngf, nz, dev, a.workers)),
-            ("xraygan loop, DiffAugment off", xraygan_loop(train, a.steps, a.batch, ngf, ngf, nz, dev, "off")),
-            ("xraygan loop, DiffAugment on (default)", xraygan_loop(train, a.steps, a.batch, ngf, ngf, nz, dev, "on"))]
+    rows = [
+        (
+            "tutorial loop (ImageFolder+DataLoader, JPEG)",
+            tutorial_loop(a.data, a.steps, a.batch, ngf, ngf, nz, dev, a.workers),
+        ),
+        ("xraygan loop, DiffAugment off", xraygan_loop(train, a.steps, a.batch, ngf, ngf, nz, dev, "off")),
+        ("xraygan loop, DiffAugment on (default)", xraygan_loop(train, a.steps, a.batch, ngf, ngf, nz, dev, "on")),
+    ]
     name = torch.cuda.get_device_name() if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; batch {a.batch}; ngf=ndf={ngf}; nz={nz}; 64 px")
-    print(f"FLOPs per image-step (fwd+bwd, fp32 count): {flops / 1e9:.2f} GFLOP; "
-          f"fp32 {4096}^2 matmul: {mm:.0f} GFLOP/s")
+    print(
+        f"FLOPs per image-step (fwd+bwd, fp32 count): {flops / 1e9:.2f} GFLOP; fp32 {4096}^2 matmul: {mm:.0f} GFLOP/s"
+    )
     print(f"| {'loop':46s} | images/s | GFLOP/s | % of matmul | vs tutorial |")
     print(f"|{'-' * 48}|---------:|--------:|------------:|------------:|")
     base = rows[0][1]
     for label, ips in rows:
-        print(f"| {label:46s} | {ips:8.0f} | {ips * flops / 1e9:7.0f} | {100 * ips * flops / 1e9 / mm:10.0f}% "
-              f"| {ips / base:10.2f}x |")
+        print(
+            f"| {label:46s} | {ips:8.0f} | {ips * flops / 1e9:7.0f} | {100 * ips * flops / 1e9 / mm:10.0f}% "
+            f"| {ips / base:10.2f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -17,8 +17,7 @@ from xraygan.gan.export import export_synthetic, load_synthetic
 from xraygan.gan.training import GANTrainingError, train_gan
 from xraygan.models import Discriminator, Generator
 
-TINY = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6,
-                 ema_decay=0.9)
+TINY = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6, ema_decay=0.9)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +46,19 @@ def test_conditional_labels_change_output() -> None:
 
 def test_discriminator_learns_on_toy_set(toy) -> None:
     """With G frozen (lr 0), a few D steps must lower D's loss: the loop really optimises D."""
-    cfg = GANConfig(nz=8, ngf=4, ndf=8, batch_size=16, steps=40, lr_g=0.0, lr_d=1e-3, log_every=10,
-                    sample_every=40, ckpt_every=40, diffaug="off")
+    cfg = GANConfig(
+        nz=8,
+        ngf=4,
+        ndf=8,
+        batch_size=16,
+        steps=40,
+        lr_g=0.0,
+        lr_d=1e-3,
+        log_every=10,
+        sample_every=40,
+        ckpt_every=40,
+        diffaug="off",
+    )
     run = train_gan(cfg, toy, Path(pytest.importorskip("tempfile").mkdtemp()), class_label=0, progress=False)
     m = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert m[-1]["loss_d"] < 0.7 * m[0]["loss_d"]
@@ -146,8 +156,25 @@ def test_cli_gan_train_and_export(tmp_path: Path) -> None:
     from xraygan.cli import main
 
     out = tmp_path / "runs"
-    assert main(["gan", "train", "--source", "phantom", "--preset", "smoke", "--steps", "10", "--out", str(out),
-                 "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "gan",
+                "train",
+                "--source",
+                "phantom",
+                "--preset",
+                "smoke",
+                "--steps",
+                "10",
+                "--out",
+                str(out),
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     assert load_checkpoint(out / "NORMAL" / "checkpoint.pt")["step"] == 10
     assert main(["gan", "export", "--run", str(out), "--n", "3", "--out", str(tmp_path / "e")]) == 0
     assert len(list((tmp_path / "e" / "PNEUMONIA").glob("*.png"))) == 3
@@ -175,3 +202,75 @@ def test_ema_weights_follow_the_generator(toy, tmp_path: Path) -> None:
     k = next(k for k in g if k.endswith("weight") and g[k].dim() == 4)
     # after 12 steps the EMA averages recent generators; without warm-up it would sit near the initial weights
     assert (e[k] - g[k]).norm() < 0.5 * (g2[k] - g[k]).norm()
+
+
+def test_minibatch_std_sees_a_batch_of_copies() -> None:
+    """The extra channel is zero for a batch of identical images and positive for varied ones, so D can
+    tell them apart; each group of the batch gets its own value."""
+    from xraygan.models import MinibatchStd
+
+    layer = MinibatchStd(group=4)
+    same = torch.randn(1, 3, 4, 4).repeat(8, 1, 1, 1)
+    varied = torch.randn(8, 3, 4, 4)
+    assert layer(same).shape == (8, 4, 4, 4)
+    assert layer(same)[:, -1].abs().max() < 1e-3 and layer(varied)[:, -1].min() > 0.3
+    mixed = torch.cat([same[:4], varied[:4]])  # groups are images (0, 2, 4, 6) and (1, 3, 5, 7)
+    mixed[[0, 2, 4, 6]] = same[0]
+    out = layer(mixed)[:, -1, 0, 0]
+    assert out[[0, 2, 4, 6]].abs().max() < 1e-3 and out[[1, 3, 5, 7]].min() > 0.3
+
+
+def test_spectral_norm_bounds_each_convolution() -> None:
+    torch.manual_seed(0)
+    D = Discriminator(8, 64, mbstd=True, spectral_norm=True).train()
+    for _ in range(30):  # power iteration converges over forward passes in training mode
+        D(torch.randn(4, 1, 64, 64))
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 5 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    for m in convs:
+        w = m.weight.detach().flatten(1)  # the normalised weight
+        assert torch.linalg.matrix_norm(w, ord=2) == pytest.approx(1.0, abs=0.05)
+
+
+def test_r1_penalty_is_the_squared_input_gradient() -> None:
+    """For a linear critic D(x) = <w, x> the penalty is |w|^2 for every image, and an R1 step shrinks w."""
+    from xraygan.gan.training import r1_penalty, r1_step
+
+    class Linear(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.randn(1, 1, 4, 4))
+
+        def forward(self, x, y=None):
+            return (x * self.w).sum(dim=(1, 2, 3))
+
+    D = Linear()
+    x = torch.randn(5, 1, 4, 4)
+    assert r1_penalty(D, x, None).item() == pytest.approx(D.w.square().sum().item(), rel=1e-5)
+    before = D.w.square().sum().item()
+    r1_step(D, torch.optim.SGD(D.parameters(), lr=0.1), x, None, weight=1.0)
+    assert D.w.square().sum().item() == pytest.approx(0.81 * before, rel=1e-5)  # w <- w - 0.1 * w * 1.0
+
+
+@pytest.mark.parametrize(
+    "fields", [{"mbstd": True, "r1_gamma": 0.5, "r1_every": 4}, {"spectral_norm": True, "loss": "hinge", "mbstd": True}]
+)
+def test_anti_collapse_recipes_train_and_resume_exactly(toy, tmp_path: Path, fields: dict) -> None:
+    cfg = GANConfig(**{**TINY.__dict__, **fields})
+    full = train_gan(cfg, toy, tmp_path / "full", class_label=0, progress=False)
+    part = train_gan(cfg, toy, tmp_path / "part", class_label=0, progress=False, stop_after=6)
+    train_gan(cfg, toy, part, class_label=0, progress=False)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["D"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    with pytest.raises(CheckpointError, match="mbstd"):  # a recipe change is never resumed silently
+        train_gan(GANConfig(**{**cfg.__dict__, "mbstd": False}), toy, part, class_label=0, progress=False)
+
+
+def test_checkpoint_from_before_a_new_field_resumes_with_its_default(toy, tmp_path: Path) -> None:
+    run = train_gan(TINY, toy, tmp_path / "r", class_label=0, progress=False, stop_after=6)
+    st = load_checkpoint(run / "checkpoint.pt")
+    for k in ("mbstd", "spectral_norm", "r1_gamma", "r1_every"):
+        del st["config"][k]
+    atomic_save(st, run / "checkpoint.pt")
+    train_gan(TINY, toy, run, class_label=0, progress=False)  # resumes: the missing fields are the defaults
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == TINY.steps

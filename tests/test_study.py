@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -17,6 +18,7 @@ from xraygan.data.imageset import ImageSet
 from xraygan.data.phantom import phantom_set
 from xraygan.experiment import build_experiment
 from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.run import build_training_set, read_rows, run_study
 from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
@@ -24,8 +26,12 @@ from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
 
 def _set(n0: int, n1: int) -> ImageSet:
     n = n0 + n1
-    return ImageSet(torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).contiguous(),
-                    torch.tensor([0] * n0 + [1] * n1), [f"p{i}" for i in range(n)], [f"f{i}" for i in range(n)])
+    return ImageSet(
+        torch.arange(n, dtype=torch.uint8).view(n, 1, 1, 1).expand(n, 1, 4, 4).contiguous(),
+        torch.tensor([0] * n0 + [1] * n1),
+        [f"p{i}" for i in range(n)],
+        [f"f{i}" for i in range(n)],
+    )
 
 
 def _phantom_exp(**study):
@@ -34,15 +40,19 @@ def _phantom_exp(**study):
 
 
 def test_classifier_learns_phantoms_well_above_chance() -> None:
-    tr, va, te = (phantom_set(n, 64, seed=s, split=sp) for n, s, sp in ((120, 0, "train"), (30, 0, "val"),
-                                                                         (40, 0, "test")))
+    tr, va, te = (
+        phantom_set(n, 64, seed=s, split=sp) for n, s, sp in ((120, 0, "train"), (30, 0, "val"), (40, 0, "test"))
+    )
     cfg = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=40, lr=3e-3)
     tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
     guard = GuardedTest(te)
     m = evaluate_test(tc, guard, "cpu")
     assert m["test_auc"] > 0.9 and m["test_balanced_accuracy@t"] > 0.8
     assert tc.best_step % 40 == 0
-    assert len(m["test_probs"]) == len(te) and all(0 <= q <= 1 for q in m["test_probs"])
+    assert len(m["test_logits"]) == len(te)
+    # the stored logits give back the test metrics exactly (3-decimal probabilities did not: ties at 1.000)
+    p = probabilities_on_test(pd.Series(m))
+    assert binary_metrics(te.labels.numpy(), p)["auc"] == pytest.approx(m["test_auc"], abs=1e-9)
 
 
 def test_model_selection_follows_validation_where_it_disagrees_with_test() -> None:
@@ -59,13 +69,12 @@ def test_model_selection_follows_validation_where_it_disagrees_with_test() -> No
     assert [h["val_auc"] for h in b.history] == pytest.approx([1 - h["val_auc"] for h in a.history])
     assert (a.best_step, a.threshold) != (b.best_step, b.threshold)
     ma, mb = evaluate_test(a, GuardedTest(te), "cpu"), evaluate_test(b, GuardedTest(te), "cpu")
-    y, p = te.labels.numpy(), np.array(mb["test_probs"])
+    y, p = te.labels.numpy(), probabilities_on_test(pd.Series(mb))
     best_on_test = binary_metrics(y, p, best_threshold(y, p))["balanced_accuracy"]
     assert ma["test_balanced_accuracy@t"] > 0.8 and mb["test_balanced_accuracy@t"] < best_on_test - 0.2
 
 
-@pytest.mark.parametrize("ratio,expected", [("50", {0: 5, 1: 15}), ("100", {0: 10, 1: 30}),
-                                            ("balance", {0: 20, 1: 0})])
+@pytest.mark.parametrize("ratio,expected", [("50", {0: 5, 1: 15}), ("100", {0: 10, 1: 30}), ("balance", {0: 20, 1: 0})])
 def test_added_counts_and_controls_match(ratio: str, expected: dict) -> None:
     real = _set(10, 30)
     assert added_counts(real, ratio) == expected
@@ -99,8 +108,12 @@ def test_metrics_known_answers() -> None:
     m = binary_metrics(y, np.array([0.1, 0.6, 0.7, 0.8, 0.2]))
     assert m["accuracy"] == 0.6 and m["sensitivity"] == 2 / 3 and m["specificity"] == 0.5
     assert m["auc"] == pytest.approx(5 / 6)  # 5 of the 6 (positive, negative) pairs are ordered right
-    assert binary_metrics(y, np.array([0.1, 0.2, 0.3, 0.4, 0.5]), best_threshold(y, np.array(
-        [0.1, 0.2, 0.3, 0.4, 0.5])))["balanced_accuracy"] == 1.0
+    assert (
+        binary_metrics(y, np.array([0.1, 0.2, 0.3, 0.4, 0.5]), best_threshold(y, np.array([0.1, 0.2, 0.3, 0.4, 0.5])))[
+            "balanced_accuracy"
+        ]
+        == 1.0
+    )
 
 
 def test_stats_known_answers() -> None:
@@ -208,8 +221,13 @@ def test_power_table_from_paired_spread() -> None:
 
     from xraygan.study.analysis import power_table
 
-    paired = pd.DataFrame({"fraction": [0.1, 0.1, 0.1, 1.0], "versus": ["baseline", "baseline", "dup_real_100",
-                           "baseline"], "test_accuracy sd": [6.0, 8.0, 99.0, 5.2]})
+    paired = pd.DataFrame(
+        {
+            "fraction": [0.1, 0.1, 0.1, 1.0],
+            "versus": ["baseline", "baseline", "dup_real_100", "baseline"],
+            "test_accuracy sd": [6.0, 8.0, 99.0, 5.2],
+        }
+    )
     t = power_table(paired, 3.0, ("test_accuracy",))
     assert t.loc[0.1, "test_accuracy: median paired SD"] == 7.0  # the control comparison is left out
     assert t.loc[0.1, "test_accuracy: seeds for 3 points"] == seeds_needed(7.0, 3.0)
@@ -252,10 +270,26 @@ def test_protocol_drives_the_verdict() -> None:
     for seed in range(8):
         for cond, acc, bal in (("baseline", 0.70, 0.70), ("dup_real_100", 0.71, 0.70), ("dcgan_100", 0.76, 0.70)):
             jitter = 0.002 * (seed % 3)
-            rows.append({"fraction": 0.1, "condition": cond, "seed": seed, "subset": seed % 4,
-                         "test_accuracy@t": acc + jitter, "test_balanced_accuracy@t": bal + jitter})
-            rows.append({"fraction": 1.0, "condition": cond, "seed": seed, "subset": 0,
-                         "test_accuracy@t": acc + jitter, "test_balanced_accuracy@t": bal + jitter})
+            rows.append(
+                {
+                    "fraction": 0.1,
+                    "condition": cond,
+                    "seed": seed,
+                    "subset": seed % 4,
+                    "test_accuracy@t": acc + jitter,
+                    "test_balanced_accuracy@t": bal + jitter,
+                }
+            )
+            rows.append(
+                {
+                    "fraction": 1.0,
+                    "condition": cond,
+                    "seed": seed,
+                    "subset": 0,
+                    "test_accuracy@t": acc + jitter,
+                    "test_balanced_accuracy@t": bal + jitter,
+                }
+            )
     df = pd.DataFrame(rows)
     t = verdict_table(df).set_index(["fraction", "condition"])
     assert t.loc[(0.1, "dcgan_100"), "verdict"] == "helps"  # +6 over baseline, +5 over the control
@@ -288,6 +322,11 @@ def test_validation_scales_with_the_fraction(monkeypatch) -> None:
     row = run_cell(exp, splits, Path("unused"), Cell(0.25, "baseline", 0), device="cpu")
     counts = seen[-1][1]
     assert all(max(3, -(-full[c] // 4)) == counts[c] for c in full) and row["n_val"] == sum(counts.values())
-    run_cell(dataclasses.replace(exp, study=dataclasses.replace(exp.study, val_scaled=False)), splits,
-             Path("unused"), Cell(0.25, "baseline", 0), device="cpu")
+    run_cell(
+        dataclasses.replace(exp, study=dataclasses.replace(exp.study, val_scaled=False)),
+        splits,
+        Path("unused"),
+        Cell(0.25, "baseline", 0),
+        device="cpu",
+    )
     assert seen[-1][1] == full

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from xraygan.augment import classic_augment
 from xraygan.config import ClassifierConfig
@@ -40,8 +41,8 @@ class GuardedTest:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
-    """P(PNEUMONIA) for every image of `ds`."""
+def predict_logits(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
+    """The PNEUMONIA logit for every image of `ds` (float32)."""
     model.eval()
     out = []
     cuda = device.type == "cuda"
@@ -50,8 +51,17 @@ def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: i
         if cuda:
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext():
-            out.append(torch.sigmoid(model(x).float()).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0)
+            out.append(model(x).float().cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)
+
+
+def predict(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
+    """P(PNEUMONIA) for every image of `ds`."""
+    return sigmoid(predict_logits(model, ds, device, batch))
+
+
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    return torch.sigmoid(torch.as_tensor(np.asarray(logits, dtype=np.float32))).numpy()
 
 
 class BatchOrder:
@@ -104,8 +114,10 @@ def _phase(
     dev: torch.device,
     on_eval=None,
     bar=None,
+    ema: AveragedModel | None = None,
 ) -> None:
-    """`steps` AdamW steps with cosine decay on `ds`; calls on_eval(step) every eval_every steps."""
+    """`steps` AdamW steps with cosine decay on `ds`, updating `ema` after each; calls on_eval(step) every
+    eval_every steps."""
     opt, sched = optimiser(model.parameters(), opt_cfg, steps)
     images, labels = ds.images.to(dev), ds.labels.to(dev).float()
     w = loss_weights(ds, opt_cfg, dev)
@@ -128,10 +140,19 @@ def _phase(
         loss.backward()
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update_parameters(model)
         if bar is not None:
             bar.update(1)
         if on_eval is not None and step % opt_cfg.eval_every == 0:
             on_eval(step)
+
+
+def weight_average(model: torch.nn.Module, decay: float) -> AveragedModel | None:
+    """An exponential moving average of the model's weights and buffers (torch's AveragedModel), or None."""
+    if not decay:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def train_classifier(
@@ -156,18 +177,20 @@ def train_classifier(
         best: dict = {"auc": -1.0}
         history: list[dict] = []
         offset = pretrain_steps if pretrain is not None else 0
+        ema = weight_average(model, cfg.ema_decay)
+        judged = ema.module if ema is not None else model  # what is validated, selected and returned
 
         def on_eval(step: int) -> None:
-            p = predict(model, val, dev)
+            p = predict(judged, val, dev)
             auc = binary_metrics(y_val, p)["auc"]
             history.append({"step": offset + step, "val_auc": auc})
             if auc > best["auc"]:
-                best.update(auc=auc, step=offset + step, state=copy.deepcopy(model.state_dict()), p=p)
+                best.update(auc=auc, step=offset + step, state=copy.deepcopy(judged.state_dict()), p=p)
 
         bar = tqdm(total=cfg.steps, desc="classifier", disable=not progress, leave=False)
         if pretrain is not None and pretrain_steps:
-            _phase(model, cfg, pretrain, pretrain_steps, g, dev, None, bar)
-        _phase(model, cfg, train, cfg.steps - offset, g, dev, on_eval, bar)
+            _phase(model, cfg, pretrain, pretrain_steps, g, dev, None, bar, ema)
+        _phase(model, cfg, train, cfg.steps - offset, g, dev, on_eval, bar, ema)
         bar.close()
     model.load_state_dict(best["state"])
     model.eval()
@@ -176,13 +199,14 @@ def train_classifier(
 
 
 def evaluate_test(tc: TrainedClassifier, test: GuardedTest, device: str | None = None) -> dict:
-    """Test metrics of a trained model at 0.5 and at its validation threshold, and its test probabilities
-    (3 decimals, for ROC curves and confusion matrices), from one read of the test split."""
+    """Test metrics of a trained model at 0.5 and at its validation threshold, and its test logits (5
+    decimals: unlike probabilities they do not saturate at 1, so AUCs and ROC curves recomputed from them are
+    exact), from one read of the test split."""
     ds = test.read()
-    p = predict(tc.model, ds, pick_device(device))
-    y = ds.labels.numpy()
+    logits = predict_logits(tc.model, ds, pick_device(device))
+    p, y = sigmoid(logits), ds.labels.numpy()
     return {
         **{f"test_{k}": v for k, v in binary_metrics(y, p, 0.5).items()},
         **{f"test_{k}@t": v for k, v in binary_metrics(y, p, tc.threshold).items()},
-        "test_probs": [round(float(x), 3) for x in p],
+        "test_logits": [round(float(x), 5) for x in logits],
     }

@@ -63,6 +63,13 @@ class GANConfig:
     diffaug_below: int = 5000
     diffaug_policy: str = "color,translation,cutout"
     ema_decay: float = 0.999  # generator EMA used for sampling; 0 disables
+    # against mode collapse (benchmarks/gan_recipes.py measures them): a minibatch-standard-deviation channel
+    # in D, spectral normalisation of D (without its batch norm), an R1 penalty on real images every
+    # r1_every steps (lazy regularisation, StyleGAN2), weight r1_gamma (0: off)
+    mbstd: bool = False
+    spectral_norm: bool = False
+    r1_gamma: float = 0.0
+    r1_every: int = 16
     batch_size: int = 64
     steps: int = 2000  # optimisation steps (one D and one G update each)
     lr_g: float = 2e-4
@@ -90,6 +97,8 @@ class GANConfig:
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"GANConfig.ema_decay={self.ema_decay}: use a value in [0, 1)")
+        if self.r1_gamma < 0 or self.r1_every < 1:
+            raise ValueError(f"GANConfig: r1_gamma >= 0 and r1_every >= 1 (got {self.r1_gamma}, {self.r1_every})")
         if min(self.nz, self.ngf, self.ndf, self.batch_size, self.steps) < 1:
             raise ValueError("GANConfig: nz, ngf, ndf, batch_size and steps must be positive")
 
@@ -105,12 +114,17 @@ class ClassifierConfig:
     eval_every: int = 100  # steps between validation checks (model selection picks the best)
     augment: bool = False  # classic augmentation (flip, small affine, intensity)
     class_weighted: bool = False  # loss weighted by inverse class frequency
+    # exponential moving average of the weights (and batch-norm statistics), evaluated and kept instead of
+    # the raw weights: a smoother model whose selected step depends less on the last few batches; 0: off
+    ema_decay: float = 0.0
     seed: int = 0
     amp: bool = True  # bf16/fp16 autocast and channels_last on CUDA
 
     def __post_init__(self) -> None:
         if self.model not in ("simple", "resnet18", "resnet18_imagenet"):
             raise ValueError(f"ClassifierConfig.model={self.model!r}: use 'simple', 'resnet18' or 'resnet18_imagenet'")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ClassifierConfig.ema_decay={self.ema_decay}: use a value in [0, 1) (0: off)")
         if self.steps < self.eval_every or self.eval_every < 1:
             raise ValueError(f"ClassifierConfig: steps ({self.steps}) must be >= eval_every ({self.eval_every}) >= 1")
 
@@ -120,7 +134,15 @@ class StudyConfig:
     fractions: tuple[float, ...] = (0.1, 1.0)  # stratified, nested fractions of the training split
     # classifier seeds per (fraction, condition), one count or one per fraction; seed s uses subset s % subsets
     seeds: int | tuple[int, ...] = 3
-    subsets: int = 1  # different training subsets per fraction (a GAN set is trained per subset)
+    # replicates: below 100 % each is its own stratified training subset with its own GANs; seed s uses
+    # replicate s % subsets. independent_gans: replicate r's GANs are seeded with the GAN config's seed + r
+    # (off: every replicate's GANs start from the same seed, as the committed cpu and colab grids did)
+    subsets: int = 1
+    replicates_full: int = 1  # replicates at 100 %: the same real images, independently seeded GANs
+    independent_gans: bool = False
+    # more fractions where only the baseline is trained: its learning curve, which the exchange rate
+    # ("N synthetic images are worth M real ones") is read from
+    curve_fractions: tuple[float, ...] = ()
     conditions: tuple[str, ...] = ("baseline", "classic_aug", "dup_real_100", "dcgan_100")
     pretrain_share: float = 0.5  # pretrain_* conditions: share of the step budget spent on synthetic images
     # a realistic low-data setting: at fraction f, model selection sees the same fraction of the validation
@@ -130,8 +152,10 @@ class StudyConfig:
     workers: int = 1  # parallel training processes (several fit on one GPU)
 
     def __post_init__(self) -> None:
-        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions):
-            raise ValueError(f"StudyConfig.fractions={self.fractions}: values in (0, 1]")
+        if not self.fractions or any(not 0 < f <= 1 for f in self.fractions + self.curve_fractions):
+            raise ValueError(f"StudyConfig.fractions={self.fractions}, curve_fractions: values in (0, 1]")
+        if set(self.curve_fractions) & set(self.fractions):
+            raise ValueError("StudyConfig.curve_fractions: give fractions that are not already in `fractions`")
         counts = self.seeds if isinstance(self.seeds, tuple) else (self.seeds,)
         if isinstance(self.seeds, tuple) and len(self.seeds) != len(self.fractions):
             raise ValueError(f"StudyConfig.seeds={self.seeds}: give one count, or one per fraction {self.fractions}")
@@ -139,6 +163,10 @@ class StudyConfig:
             raise ValueError("StudyConfig.seeds must be >= 2: a CI needs at least two runs")
         if self.subsets < 1 or self.subsets > min(counts):
             raise ValueError(f"StudyConfig.subsets={self.subsets}: use 1..seeds")
+        if self.replicates_full < 1 or self.replicates_full > min(counts):
+            raise ValueError(f"StudyConfig.replicates_full={self.replicates_full}: use 1..seeds")
+        if self.replicates_full > 1 and not self.independent_gans:
+            raise ValueError("StudyConfig.replicates_full > 1 needs independent_gans=True (else the GANs are equal)")
         if self.val_min_per_class < 1:
             raise ValueError(f"StudyConfig.val_min_per_class={self.val_min_per_class}: use at least 1")
         if not self.conditions or len(set(self.conditions)) != len(self.conditions):
@@ -154,10 +182,13 @@ class StudyConfig:
         seeds = self.seeds
         if isinstance(seeds, tuple):
             seeds = tuple(self.seeds_at(f) if f in self.fractions else max(seeds) for f in fractions)
-        return dataclasses.replace(self, fractions=tuple(fractions), seeds=seeds)
+        curve = tuple(c for c in self.curve_fractions if c not in fractions)
+        return dataclasses.replace(self, fractions=tuple(fractions), seeds=seeds, curve_fractions=curve)
 
     def seeds_at(self, fraction: float) -> int:
         """Seeds at one fraction (per-fraction counts come from a power calculation; small fractions are cheap)."""
         if isinstance(self.seeds, tuple):
+            if fraction not in self.fractions:  # a learning-curve fraction
+                return max(self.seeds)
             return self.seeds[self.fractions.index(fraction)]
         return self.seeds

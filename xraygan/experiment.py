@@ -79,6 +79,11 @@ def subset_gan(cfg: GANConfig, steps: int | None) -> GANConfig:
     )
 
 
+# The recipes the benchmarks chose (see benchmarks/README.md): GAN fields changed from the cpu preset's GAN,
+# and the classifier of the rebuilt instrument.
+PILOT_GAN: dict[str, Any] = {"mbstd": True, "diffaug_policy": "cutout"}
+PILOT_CLASSIFIER = ClassifierConfig(width=8, steps=800, eval_every=100, class_weighted=True, ema_decay=0.99)
+
 # Named presets: smoke (CI, seconds), cpu (2 cores), colab (one GPU), full (the complete grid).
 # GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment on):
 # ngf=ndf=32 trains about 3x faster than the standard 64 (idle machine: 353 vs 116 images/s, see
@@ -139,6 +144,25 @@ PRESETS: dict[str, dict[str, Any]] = {
             workers=14,
         ),
     },
+}
+# pilot: the rebuilt instrument at small scale on 2 cores (issue "an instrument that can see 3 points"):
+# the GAN recipe and the classifier recipe chosen by benchmarks/gan_recipes.py and
+# benchmarks/classifier_recipes.py (validation only), three replicates at 10 % each with its own subset and
+# independently seeded GANs, the baseline's learning curve, selection on fraction-scaled validation.
+PRESETS["pilot"] = {
+    "gan": dataclasses.replace(PRESETS["cpu"]["gan"], **PILOT_GAN),
+    "gan_subset_steps": 600,
+    "classifier": PILOT_CLASSIFIER,
+    "export_per_class": 1000,
+    "study": StudyConfig(
+        fractions=(0.1, 1.0),
+        curve_fractions=(0.02, 0.05, 0.25),
+        seeds=6,
+        subsets=3,
+        independent_gans=True,
+        val_scaled=True,
+        conditions=("baseline", "dup_real_100", "dcgan_100"),
+    ),
 }
 # full: the complete grid (sized for a GPU; resumes after an interruption).
 PRESETS["full"] = {

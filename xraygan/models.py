@@ -21,7 +21,8 @@ def _mults(image_size: int) -> list[int]:
 def dcgan_init(m: nn.Module) -> None:
     """DCGAN weight init: conv N(0, 0.02), batch-norm weight N(1, 0.02) and bias 0."""
     if isinstance(m, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
-        nn.init.normal_(m.weight, 0.0, 0.02)
+        spectral = nn.utils.parametrize.is_parametrized(m, "weight")  # init the weight before normalisation
+        nn.init.normal_(m.parametrizations.weight.original if spectral else m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
     elif isinstance(m, nn.BatchNorm2d):
@@ -61,27 +62,57 @@ class Generator(nn.Module):
         return self.net(z[:, :, None, None])  # (B, 1, S, S)
 
 
-class Discriminator(nn.Module):
-    """image (B, 1, S, S) [+ class] -> logit (B,). Conditional via a projection term (Miyato & Koyama 2018)."""
+class MinibatchStd(nn.Module):
+    """Appends one channel: the standard deviation of each feature across a group of images, averaged
+    (Karras et al. 2018, ProGAN). A discriminator that sees it can tell a batch of near-copies from a batch of
+    varied images, which pushes the generator away from repeating one image."""
 
-    def __init__(self, ndf: int = 64, image_size: int = 64, n_classes: int = 0) -> None:
+    def __init__(self, group: int = 4) -> None:
+        super().__init__()
+        self.group = group
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        g = min(self.group, b)
+        if b % g:  # a batch that does not split into groups uses one group
+            g = b
+        y = x.float().view(g, b // g, c, h, w)  # images i, i + b/g, ... form a group
+        std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (b/g,)
+        return torch.cat([x, std.to(x.dtype).repeat(g)[:, None, None, None].expand(b, 1, h, w)], 1)
+
+
+class Discriminator(nn.Module):
+    """image (B, 1, S, S) [+ class] -> logit (B,). Conditional via a projection term (Miyato & Koyama 2018).
+    Options against mode collapse: `mbstd` adds a minibatch-standard-deviation channel before the head;
+    `spectral_norm` normalises every convolution (Miyato et al. 2018) and drops batch norm, as SN-GANs do."""
+
+    def __init__(
+        self,
+        ndf: int = 64,
+        image_size: int = 64,
+        n_classes: int = 0,
+        mbstd: bool = False,
+        spectral_norm: bool = False,
+    ) -> None:
         super().__init__()
         m = _mults(image_size)[::-1]  # [1, 2, 4, 8] at 64 px
-        layers: list[nn.Module] = [nn.Conv2d(1, ndf * m[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda mod: mod)
+        layers: list[nn.Module] = [sn(nn.Conv2d(1, ndf * m[0], 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, True)]
         for a, b in zip(m[:-1], m[1:]):  # each block halves the side: (B, ndf*a, s, s) -> (B, ndf*b, s/2, s/2)
             layers += [
-                nn.Conv2d(ndf * a, ndf * b, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ndf * b),
+                sn(nn.Conv2d(ndf * a, ndf * b, 4, 2, 1, bias=False)),
+                nn.Identity() if spectral_norm else nn.BatchNorm2d(ndf * b),
                 nn.LeakyReLU(0.2, True),
             ]
         self.features = nn.Sequential(*layers)  # (B, ndf*8, 4, 4)
-        self.head = nn.Conv2d(ndf * m[-1], 1, 4, 1, 0, bias=False)  # (B, 1, 1, 1)
+        self.mbstd = MinibatchStd() if mbstd else None
+        self.head = sn(nn.Conv2d(ndf * m[-1] + int(mbstd), 1, 4, 1, 0, bias=False))  # (B, 1, 1, 1)
         self.embed = nn.Embedding(n_classes, ndf * m[-1]) if n_classes else None
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)  # (B, ndf*8, 4, 4)
-        out = self.head(h).flatten()  # (B,)
+        out = self.head(self.mbstd(h) if self.mbstd is not None else h).flatten()  # (B,)
         if self.embed is not None:
             if y is None:
                 raise ValueError("a conditional discriminator needs class labels y")

@@ -41,7 +41,8 @@ def build_models(cfg: GANConfig) -> tuple[Generator, Discriminator]:
     n = 2 if cfg.conditional else 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        return Generator(cfg.nz, cfg.ngf, cfg.image_size, n), Discriminator(cfg.ndf, cfg.image_size, n)
+        G = Generator(cfg.nz, cfg.ngf, cfg.image_size, n)
+        return G, Discriminator(cfg.ndf, cfg.image_size, n, mbstd=cfg.mbstd, spectral_norm=cfg.spectral_norm)
 
 
 def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:
@@ -119,7 +120,8 @@ def train_gan(
     ckpt = run / "checkpoint.pt"
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, dev)
-        check_compatible(st["config"], meta, RESUME_KEYS, ckpt)
+        saved = {**to_dict(GANConfig()), **st["config"]}  # fields added since the checkpoint: their defaults
+        check_compatible(saved, meta, RESUME_KEYS, ckpt)
         G.load_state_dict(st["G"])
         D.load_state_dict(st["D"])
         G_ema.load_state_dict(st["G_ema"])
@@ -190,6 +192,8 @@ def train_gan(
         opt_d.zero_grad(set_to_none=True)
         scaler.scale(loss_d).backward()
         scaler.step(opt_d)
+        if cfg.r1_gamma and step % cfg.r1_every == 0:
+            r1_step(D, opt_d, aug(x), y, cfg.r1_gamma * cfg.r1_every)
         with autocast:
             gen_logit = D(aug(fake), y)
             loss_g = g_loss(gen_logit.float(), cfg.loss)
@@ -254,6 +258,28 @@ def train_gan(
     if step == cfg.steps and step % cfg.log_every:
         save(step)
     return run
+
+
+def r1_penalty(D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """Mean over the batch of |grad_x D(x)|^2 on real images (Mescheder et al. 2018), in fp32."""
+    x = x.detach().float().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x, y).float().sum(), x, create_graph=True)
+    return grad.square().sum(dim=(1, 2, 3)).mean()
+
+
+def r1_step(
+    D: torch.nn.Module,
+    opt_d: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    weight: float,
+) -> None:
+    """One lazy R1 update of D: weight / 2 * penalty (weight is gamma times the interval, as in StyleGAN2).
+    Outside autocast and the loss scaler: the penalty is computed and stepped in fp32."""
+    loss = weight / 2 * r1_penalty(D, x, y)
+    opt_d.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_d.step()
 
 
 def ema_decay_at(decay: float, step: int) -> float:

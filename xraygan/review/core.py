@@ -201,9 +201,11 @@ def review(
     seed: int = 0,
     also_to: str | Path | None = None,
     n_diversity: int = 400,
+    feature_dir: str | Path | None = None,
 ) -> ReviewResult:
     """All review numbers for `synthetic` against the real training split; writes out_dir/review.json and
-    review_arrays.npz and, when `also_to` is given (a results folder), review.json there too."""
+    review_arrays.npz and, when `also_to` is given (a results folder), review.json there too. The feature
+    network is cached in `feature_dir` (default: out_dir), so several reviews can share one."""
     if len(synthetic) == 0:
         raise ReviewInputError("the synthetic set is empty")
     if synthetic.image_size != splits.train.image_size:
@@ -215,7 +217,7 @@ def review(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
-    net_path = feature_net_path(clf, splits, out)
+    net_path = feature_net_path(clf, splits, feature_dir or out)
     model, thr = feature_net(clf, splits, net_path, device)
     rng = np.random.default_rng(seed)
 

@@ -7,7 +7,23 @@ import pandas as pd
 
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
-from xraygan.study.stats import cluster_difference, mean_ci, paired_difference, seeds_needed
+from xraygan.study.stats import (
+    cluster_difference,
+    mean_ci,
+    paired_difference,
+    patient_bootstrap_interval,
+    seeds_needed,
+)
+
+
+def probabilities_on_test(row) -> np.ndarray:
+    """P(PNEUMONIA) on the test split for one result row: from its logits (rows since logits are stored), or
+    the 3-decimal probabilities of older rows."""
+    logits = row.get("test_logits") if hasattr(row, "get") else None
+    if logits is not None and not (isinstance(logits, float) and np.isnan(logits)):
+        return 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+    return np.asarray(row["test_probs"], dtype=np.float64)
+
 
 METRICS = (
     "test_accuracy",
@@ -38,12 +54,12 @@ def summary_table(df: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.Da
 
 def control_of(condition: str) -> str | None:
     """The duplicate-real control that adds the same number of images as a GAN condition."""
-    c = parse_condition(condition)
-    if c.kind == "gan":
-        return f"dup_real_{c.ratio}"
-    if c.kind == "pretrain":
-        return "dup_real_100"
-    return None
+    return parse_condition(condition).control
+
+
+def reference_of(condition: str) -> str:
+    """The condition a gain is measured against: the baseline, or classic augmentation for +aug ones."""
+    return parse_condition(condition).reference
 
 
 def paired_table(
@@ -63,7 +79,7 @@ def paired_table(
     for f, g in df.groupby("fraction"):
         piv = {m: g.pivot_table(index="seed", columns="condition", values=m) for m in metrics}
         for c in conds:
-            for ref in ("baseline", control_of(c)):
+            for ref in (reference_of(c), control_of(c)):
                 if ref is None or ref == c or ref not in piv[metrics[0]] or c not in piv[metrics[0]]:
                     continue
                 row = {"fraction": f, "condition": c, "versus": ref}
@@ -100,7 +116,7 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     for (f, c), g in gan.groupby(["fraction", "condition"]):
         row = {"fraction": f, "condition": c}
         for _, r in g.iterrows():
-            tag = "vs baseline" if r.versus == "baseline" else "vs dup-real"
+            tag = "vs baseline" if r.versus == reference_of(c) else "vs dup-real"
             for m, short in (
                 ("test_accuracy", "acc"),
                 ("test_balanced_accuracy", "bal acc"),
@@ -113,10 +129,30 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL) -> pd.DataFrame:
+def per_image_scores(rows: pd.DataFrame, endpoint: str, test: dict) -> np.ndarray | None:
+    """(runs, test images) scores whose mean over images is the endpoint of each run (accuracy: 1 for a
+    correct call; balanced accuracy: the same, weighted by 1 / (2 x class size)); None for AUC or rows
+    without stored logits."""
+    if "auc" in endpoint or "test_logits" not in rows or rows["test_logits"].isna().any():
+        return None
+    y = np.asarray(test["labels"])
+    out = []
+    for _, r in rows.iterrows():
+        t = r["threshold"] if endpoint.endswith("@t") else 0.5
+        correct = ((probabilities_on_test(r) >= t).astype(int) == y).astype(float)
+        if "balanced" in endpoint:
+            correct = correct * len(y) / (2 * np.bincount(y, minlength=2)[y])
+        out.append(correct)
+    return np.stack(out)
+
+
+def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL, test: dict | None = None) -> pd.DataFrame:
     """The answer by the protocol: per fraction and augmenting condition, the endpoint's paired gain over the
     baseline and over the count-matched control (mean and replicate-level CI: runs that share a training
-    subset and its GANs count as one replicate), the number of replicates, and the verdict of the rule."""
+    subset and its GANs count as one replicate), the number of replicates, and the verdict of the rule.
+    With `test` ({"labels", "groups"}: the test split's labels and patient of each image) the gain over the
+    baseline also gets the interval of a patient-level bootstrap of the test split (the test set's own
+    sampling error, which the seed and replicate intervals do not contain)."""
     m = protocol.endpoint
     scale = 1 if "auc" in m else 100
     rows = []
@@ -126,9 +162,9 @@ def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL) -> pd.DataFra
         for c in sorted(set(g.condition) - {"baseline"}):
             if parse_condition(c).kind not in ("gan", "pretrain", "dup_real", "classic_aug", "class_weighted"):
                 continue
-            row = {"fraction": f, "condition": c, "endpoint": m}
+            row = {"fraction": f, "condition": c, "reference": reference_of(c), "endpoint": m}
             found = {}
-            for tag, ref in (("vs baseline", "baseline"), ("vs control", control_of(c))):
+            for tag, ref in (("vs baseline", reference_of(c)), ("vs control", control_of(c))):
                 if ref is None or ref not in piv or c not in piv:
                     continue
                 both = piv[[c, ref]].dropna()
@@ -137,6 +173,16 @@ def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL) -> pd.DataFra
                 row[f"{tag}"] = d["mean"]
                 row[f"{tag} low"], row[f"{tag} high"] = d["low"], d["high"]
                 row[f"{tag} replicates"] = d["clusters"]
+                if tag == "vs baseline" and test is not None:
+                    rows_c = g[g.condition == c].set_index("seed").loc[both.index]
+                    rows_r = g[g.condition == ref].set_index("seed").loc[both.index]
+                    sc, sr = per_image_scores(rows_c, m, test), per_image_scores(rows_r, m, test)
+                    lo, hi = (
+                        patient_bootstrap_interval(sc, sr, np.asarray(test["groups"]), protocol.level)
+                        if sc is not None and sr is not None
+                        else (float("nan"), float("nan"))
+                    )
+                    row[f"{tag} test-set low"], row[f"{tag} test-set high"] = lo * scale, hi * scale
             if "vs baseline" not in found:
                 continue
             row["verdict"] = protocol.verdict(found["vs baseline"], found.get("vs control"))
@@ -170,3 +216,85 @@ def pivot_ci(summary: pd.DataFrame, metric: str = "test_balanced_accuracy") -> p
         ]
     )
     return s.pivot(index="condition", columns="fraction", values="cell")
+
+
+def learning_curve(df: pd.DataFrame, endpoint: str, condition: str = "baseline") -> pd.DataFrame:
+    """Per fraction: real training images, the condition's endpoint mean and replicate-level 95 % CI."""
+    scale = 1 if "auc" in endpoint else 100
+    rows = []
+    for f, g in df[df.condition == condition].groupby("fraction"):
+        means = (g.groupby("subset")[endpoint].mean() * scale).to_numpy()
+        mean, lo, hi = mean_ci(means) if len(means) > 1 else (float(means.mean()), float("nan"), float("nan"))
+        n = float((g.n_real_normal + g.n_real_pneumonia).mean())
+        rows.append({"fraction": f, "n_real": n, "replicates": len(means), "mean": mean, "low": lo, "high": hi})
+    return pd.DataFrame(rows)
+
+
+def _equivalent_real(n: np.ndarray, score: np.ndarray, target: float) -> float:
+    """Real images at which the baseline's monotone (isotonic, in log n) learning curve reaches `target`:
+    linear in log n between fractions; +inf above the curve's top, the smallest n below its bottom."""
+    from sklearn.isotonic import IsotonicRegression
+
+    x = np.log(n)
+    fit = IsotonicRegression(increasing=True).fit_transform(x, score)
+    if target > fit[-1]:
+        return float("inf")
+    if target <= fit[0]:
+        return float(n[0])
+    i = int(np.argmax(fit >= target))  # first point at or above the target; fit[i - 1] < target
+    x0, x1, y0, y1 = x[i - 1], x[i], fit[i - 1], fit[i]
+    return float(np.exp(x0 + (target - y0) / (y1 - y0) * (x1 - x0)))
+
+
+def exchange_table(
+    df: pd.DataFrame, protocol: Protocol = PROTOCOL, n_resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """The exchange rate: for each condition that adds images, the real images the baseline would need for
+    the same endpoint score (read off its learning curve over the study's fractions), minus the real images
+    the condition had, per 1,000 added images, with a replicate-bootstrap 95 % CI. "inf": above everything
+    the real data reached; a curve that does not rise makes the rate unidentifiable (wide or infinite)."""
+    m, scale = protocol.endpoint, 1 if "auc" in protocol.endpoint else 100
+    base = df[df.condition == "baseline"]
+    fracs = sorted(base.fraction.unique())
+    if len(fracs) < 2:
+        return pd.DataFrame()
+    rng = np.random.default_rng(seed)
+    by_rep = {f: [g[m].to_numpy() * scale for _, g in base[base.fraction == f].groupby("subset")] for f in fracs}
+    n_real = np.array(
+        [
+            float((base[base.fraction == f].n_real_normal + base[base.fraction == f].n_real_pneumonia).mean())
+            for f in fracs
+        ]
+    )
+    rows = []
+    for (f, c), g in df.groupby(["fraction", "condition"]):
+        added = float((g.n_added_normal + g.n_added_pneumonia).mean())
+        if parse_condition(c).kind not in ("gan", "dup_real") or added == 0 or c.endswith("+aug"):
+            continue
+        reps = [h[m].to_numpy() * scale for _, h in g.groupby("subset")]
+        n0 = n_real[fracs.index(f)] if f in fracs else float("nan")
+
+        def rate(curve: list[float], target: float, n0: float = n0, added: float = added) -> float:
+            return 1000 * (_equivalent_real(n_real, np.array(curve), target) - n0) / added
+
+        point = rate([np.mean([r.mean() for r in by_rep[x]]) for x in fracs], np.mean([r.mean() for r in reps]))
+        boot = np.empty(n_resamples)
+        for b in range(n_resamples):
+            curve = [
+                np.mean([by_rep[x][i].mean() for i in rng.integers(0, len(by_rep[x]), len(by_rep[x]))]) for x in fracs
+            ]
+            target = np.mean([reps[i].mean() for i in rng.integers(0, len(reps), len(reps))])
+            boot[b] = rate(curve, target)
+        rows.append(
+            {
+                "fraction": f,
+                "condition": c,
+                "n_real": n0,
+                "n_added": added,
+                "real images per 1000 added": point,
+                # no interpolation between resamples: some may be infinite (above the whole curve)
+                "low": float(np.quantile(boot, 0.025, method="inverted_cdf")),
+                "high": float(np.quantile(boot, 0.975, method="inverted_cdf")),
+            }
+        )
+    return pd.DataFrame(rows)

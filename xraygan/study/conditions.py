@@ -13,18 +13,49 @@ from xraygan.data.imageset import ImageSet
 RATIOS = ("50", "100", "balance")
 
 
+AUG = "+aug"  # suffix: the same condition trained with classic augmentation (e.g. dcgan_100+aug)
+
+
 @dataclass(frozen=True)
 class Condition:
     name: str
     kind: str  # baseline | classic_aug | class_weighted | dup_real | gan | pretrain
     gan: str | None = None  # dcgan (per class) | cgan (conditional)
     ratio: str | None = None  # 50 | 100 | balance
+    augment: bool = False  # classic augmentation on (classic_aug, and every name ending in +aug)
+
+    @property
+    def reference(self) -> str:
+        """What the condition is compared with: the baseline, or classic augmentation for +aug conditions
+        (practitioners already augment; the question is what GAN images add on top)."""
+        return "classic_aug" if self.name.endswith(AUG) else "baseline"
+
+    @property
+    def control(self) -> str | None:
+        """The count-matched control: duplicated real images, as many as the condition adds (with the same
+        augmentation); None where nothing is added."""
+        if self.kind == "gan":
+            return f"dup_real_{self.ratio}" + (AUG if self.name.endswith(AUG) else "")
+        if self.kind == "pretrain":
+            return "dup_real_100"
+        return None
 
 
 def parse_condition(name: str) -> Condition:
-    """'dcgan_100' -> Condition(kind='gan', gan='dcgan', ratio='100'); a clear error for unknown names."""
-    if name in ("baseline", "classic_aug", "class_weighted"):
+    """'dcgan_100' -> Condition(kind='gan', gan='dcgan', ratio='100'); 'dcgan_100+aug' the same with classic
+    augmentation; a clear error for unknown names."""
+    if name.endswith(AUG):
+        base = name[: -len(AUG)]
+        c = parse_condition(base) if base not in ("baseline", "classic_aug", "class_weighted") else None
+        if c is None or c.kind not in ("dup_real", "gan"):
+            raise ValueError(
+                f"condition {name!r}: '{AUG}' goes after dup_real_R, dcgan_R or cgan_R (e.g. dcgan_100{AUG})"
+            )
+        return Condition(name, c.kind, c.gan, c.ratio, augment=True)
+    if name in ("baseline", "class_weighted"):
         return Condition(name, name)
+    if name == "classic_aug":
+        return Condition(name, name, augment=True)
     head, _, ratio = name.rpartition("_")
     if head == "dup_real" and ratio in RATIOS:
         return Condition(name, "dup_real", None, ratio)
@@ -34,7 +65,8 @@ def parse_condition(name: str) -> Condition:
         return Condition(name, "pretrain", name.split("_")[1], "100")
     raise ValueError(
         f"unknown condition {name!r}: use baseline, classic_aug, class_weighted, dup_real_R, "
-        f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan or pretrain_cgan"
+        f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan or pretrain_cgan; dup_real_R, dcgan_R and cgan_R "
+        f"may end in {AUG} (trained with classic augmentation)"
     )
 
 

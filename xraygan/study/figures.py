@@ -13,7 +13,7 @@ from sklearn.metrics import roc_curve
 
 from xraygan.figures import save
 from xraygan.info import CLASSES
-from xraygan.study.analysis import summary_table
+from xraygan.study.analysis import probabilities_on_test, summary_table
 
 
 def _fraction_axis(ax, fractions: list[float]) -> None:
@@ -92,7 +92,7 @@ def plot_roc_confusion(
         d = rows[(rows.fraction == fraction) & (rows.condition == c)]
         cm = np.zeros((2, 2), int)
         for k, (_, r) in enumerate(d.iterrows()):
-            p = np.asarray(r.test_probs)
+            p = probabilities_on_test(r)
             fpr, tpr, _thr = roc_curve(y_test, p)
             axes[0].plot(fpr, tpr, color=col, alpha=0.35, lw=0.8, label=c if k == 0 else None)
             pred = (p >= r.threshold).astype(int)

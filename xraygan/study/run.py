@@ -19,15 +19,19 @@ import torch
 
 from xraygan.checkpoint import describe_diff, flat_diff
 from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
+from xraygan.config import GANConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
 from xraygan.device import pick_device
 from xraygan.experiment import Experiment
 from xraygan.gan.export import export_synthetic, load_synthetic
 from xraygan.gan.runs import gan_dir, train_gans
+from xraygan.gan.training import read_metrics
+from xraygan.info import CLASSES
 from xraygan.paths import shown
 from xraygan.progress import tqdm
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
+from xraygan.study.estimate import estimate_seconds, measure_rates, progress_table, write_progress
 
 GAN_MODES = {"dcgan": "per_class", "cgan": "conditional"}  # condition's GAN kind -> train_gans mode
 
@@ -54,8 +58,16 @@ def cell_key(fraction: float, condition: str, seed: int) -> str:
 
 
 def subsets_at(exp: Experiment, fraction: float) -> int:
-    """Training subsets drawn at a fraction: the full training split is one subset, however many are asked."""
-    return 1 if fraction >= 1.0 else exp.study.subsets
+    """Replicates at a fraction: training subsets below 100 % (each with its own GANs); at 100 % the one full
+    split with `replicates_full` independently seeded GAN sets."""
+    return exp.study.replicates_full if fraction >= 1.0 else exp.study.subsets
+
+
+def gan_for(exp: Experiment, fraction: float, replicate: int) -> GANConfig:
+    """The GAN config of one replicate: the fraction's config, seeded by the replicate, so that replicates
+    differ in their GANs as well as in their real images."""
+    cfg = exp.gan_at(fraction)
+    return replace(cfg, seed=cfg.seed + replicate) if exp.study.independent_gans else cfg
 
 
 def needed_gans(exp: Experiment) -> set[str]:
@@ -66,7 +78,7 @@ def needed_gans(exp: Experiment) -> set[str]:
 def subset_gan_dir(exp: Experiment, real: ImageSet, runs: Path, fraction: float, subset: int) -> Path:
     """The GAN folder of one (fraction, subset) whose training images are `real`: keyed by its GAN config
     and those exact images."""
-    return gan_dir(runs, exp.gan_at(fraction), real, fraction, subset)
+    return gan_dir(runs, gan_for(exp, fraction, subset), real, fraction, subset)
 
 
 def validation_at(exp: Experiment, splits: Splits, fraction: float, subset: int) -> ImageSet:
@@ -101,13 +113,29 @@ def prepare_gans(exp: Experiment, splits: Splits, runs: Path, device: str | None
     for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress):
         real = fraction_subset(splits.train, f, s)
         root = subset_gan_dir(exp, real, runs, f, s)
-        got = train_gans(exp.gan_at(f), real, root, modes, device, progress=False)
+        got = train_gans(gan_for(exp, f, s), real, root, modes, device, progress=False)
         n = _pool_size(real)
         sources = {"dcgan": got.per_class, "cgan": got.conditional}
         for kind in sorted(kinds):
             out = root / f"pool_{kind}"
             if not (out / "synthetic.pt").exists():
                 export_synthetic(sources[kind], n, out, seed=s, device=device, pngs=False)
+
+
+def gan_steps_left(exp: Experiment, splits: Splits, runs: Path) -> dict[str, int]:
+    """GAN steps still to train, per config name ("gan": the full split, "gan_subset": fractions below 1),
+    from the step each run folder's log has reached."""
+    kinds = needed_gans(exp)
+    left = {"gan": 0, "gan_subset": 0}
+    for f in exp.study.fractions:
+        for s in range(subsets_at(exp, f)):
+            root = subset_gan_dir(exp, fraction_subset(splits.train, f, s), runs, f, s)
+            folders = [root / c for c in CLASSES] if "dcgan" in kinds else []
+            folders += [root / "conditional"] if "cgan" in kinds else []
+            for run in folders:
+                log = read_metrics(run)
+                left["gan" if f >= 1 else "gan_subset"] += exp.gan_at(f).steps - (log[-1]["step"] if log else 0)
+    return {k: v for k, v in left.items() if v > 0}
 
 
 def build_training_set(
@@ -151,7 +179,12 @@ def run_cell(
             cache[key] = load_synthetic(subset_gan_dir(exp, real, runs, fraction, subset) / f"pool_{c.gan}")
         pools[c.gan] = cache[key]
     train, pre, added = build_training_set(condition, real, pools, seed)
-    cfg = replace(exp.classifier, seed=seed, augment=c.kind == "classic_aug", class_weighted=c.kind == "class_weighted")
+    cfg = replace(
+        exp.classifier,
+        seed=seed,
+        augment=exp.classifier.augment or c.augment,
+        class_weighted=exp.classifier.class_weighted or c.kind == "class_weighted",
+    )
     share = exp.study.pretrain_share
     pre_steps = int(cfg.steps * share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
     val = validation_at(exp, splits, fraction, subset)
@@ -205,7 +238,7 @@ def _gan_job(job: tuple[float, int, str]) -> None:
     f, s, mode = job
     real = fraction_subset(_ctx.splits.train, f, s)
     root = subset_gan_dir(_ctx.exp, real, _ctx.runs, f, s)
-    train_gans(_ctx.exp.gan_at(f), real, root, (mode,), _ctx.device, progress=False)
+    train_gans(gan_for(_ctx.exp, f, s), real, root, (mode,), _ctx.device, progress=False)
 
 
 def _worker_run(cell: Cell) -> dict:
@@ -227,7 +260,7 @@ def read_rows(path: str | Path) -> list[dict]:
 
 
 # Settings that only say which cells to run (more seeds, other fractions or conditions extend a results folder).
-_GRID_ONLY = ("fractions", "seeds", "conditions", "workers")
+_GRID_ONLY = ("fractions", "curve_fractions", "seeds", "conditions", "workers")
 
 
 def _row_shaping(saved: dict) -> dict:
@@ -278,29 +311,47 @@ def run_study(
     runs: str | Path,
     device: str | None = None,
     progress: bool = True,
+    estimate: bool | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
-    config.json and summary tables in `results`."""
+    config.json, PROGRESS.md and summary tables in `results`. Before training, prints how long what is
+    left will take, from rates measured on this machine (`estimate`, default: when showing progress)."""
     results, runs = Path(results), Path(runs)
     results.mkdir(parents=True, exist_ok=True)
     splits = load_splits(exp.data, progress=progress)
     record = results_record(exp, splits)
     check_results_folder(results, record)
     (results / "config.json").write_text(json.dumps(record, indent=2) + "\n")
-    prepare_gans(exp, splits, runs, device, progress)
+    write_test_split(splits.test, results)
     store = results / "runs.jsonl"
     finished = read_rows(store)
     if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line before appending
         store.write_text("".join(json.dumps(r) + "\n" for r in finished))
     done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
     st = exp.study
-    cells = [
-        Cell(f, c, s)
-        for f in st.fractions
-        for s in range(st.seeds_at(f))
-        for c in st.conditions
-        if cell_key(f, c, s) not in done
-    ]
+    planned = [Cell(f, c, s) for f in st.fractions for s in range(st.seeds_at(f)) for c in st.conditions]
+    planned += [Cell(f, "baseline", s) for f in st.curve_fractions for s in range(st.seeds_at(f))]
+    cells = [cell for cell in planned if cell.key not in done]
+    counts: dict[tuple[float, str], int] = {}
+    for cell in planned:
+        counts[(cell.fraction, cell.condition)] = counts.get((cell.fraction, cell.condition), 0) + 1
+    note = f"Study `{exp.preset}`: `python -m xraygan study --preset {exp.preset}` resumes it (finished models kept)."
+
+    def report_progress() -> None:
+        write_progress(results / "PROGRESS.md", progress_table(pd.DataFrame(read_rows(store)), counts), note)
+
+    if estimate if estimate is not None else progress:
+        left = gan_steps_left(exp, splits, runs)
+        if left or cells:
+            rates = measure_rates(exp, splits.train, splits.val, device, gans=bool(left))
+            secs = estimate_seconds(left, len(cells) * exp.classifier.steps, rates)
+            print(
+                f"xraygan: study {exp.preset}: {sum(left.values())} GAN steps and {len(cells)} of {len(planned)} "
+                f"models to train; estimate {secs / 3600:.1f} h on {pick_device(device)} ({rates.describe()})",
+                flush=True,
+            )
+    prepare_gans(exp, splits, runs, device, progress)
+    report_progress()
     bar = tqdm(total=len(cells), desc=f"study {exp.preset}", disable=not progress)
     with open(store, "a") as out:
 
@@ -309,6 +360,7 @@ def run_study(
             out.flush()
             bar.update(1)
             bar.set_postfix(last=f"{row['condition']}@{row['fraction']:g}")
+            report_progress()
 
         if st.workers > 1 and cells:
             with mp.get_context("spawn").Pool(st.workers, _worker_init, (exp, str(runs), device)) as pool:
@@ -324,21 +376,49 @@ def run_study(
     return df
 
 
+def write_test_split(test: ImageSet, results: Path) -> None:
+    """test_split.json: the test labels and, per image, its patient as a number (first appearance order), so
+    that the analysis can resample test patients from the stored logits without the images."""
+    ids: dict[str, int] = {}
+    groups = [ids.setdefault(p, len(ids)) for p in test.patients]
+    record = {"labels": test.labels.tolist(), "groups": groups, "fingerprint": test.fingerprint()}
+    (results / "test_split.json").write_text(json.dumps(record) + "\n")
+
+
+def read_test_split(results: Path) -> dict | None:
+    path = Path(results) / "test_split.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def write_tables(df: pd.DataFrame, results: str | Path) -> None:
-    """runs.csv (one row per model), summary.csv, paired.csv, answer.csv and verdict.csv (the protocol's
-    endpoint and decision rule, replicate-level intervals) beside the figures."""
-    from xraygan.study.analysis import answer_table, paired_table, summary_table, verdict_table
+    """runs.csv (one row per model), summary.csv, paired.csv, answer.csv, verdict.csv (the protocol's
+    endpoint and decision rule, replicate-level intervals, and test-set intervals where the test split's
+    patients are known), learning_curve.csv and exchange.csv beside the figures."""
+    from xraygan.study.analysis import (
+        answer_table,
+        exchange_table,
+        learning_curve,
+        paired_table,
+        summary_table,
+        verdict_table,
+    )
+    from xraygan.study.protocol import PROTOCOL
 
     results = Path(results)
-    df.drop(columns=["test_probs"]).to_csv(results / "runs.csv", index=False)
+    df.drop(columns=["test_probs", "test_logits"], errors="ignore").to_csv(results / "runs.csv", index=False)
     summary_table(df).round(3).to_csv(results / "summary.csv", index=False)
     paired = paired_table(df)
     paired.round(4).to_csv(results / "paired.csv", index=False)
     if len(paired):
         answer_table(paired).to_csv(results / "answer.csv", index=False)
-    verdicts = verdict_table(df)
+    verdicts = verdict_table(df, PROTOCOL, read_test_split(results))
     if len(verdicts):
         verdicts.round(4).to_csv(results / "verdict.csv", index=False)
+    if df.fraction.nunique() > 1:
+        learning_curve(df, PROTOCOL.endpoint).round(3).to_csv(results / "learning_curve.csv", index=False)
+        exchange = exchange_table(df, PROTOCOL)
+        if len(exchange):
+            exchange.round(1).to_csv(results / "exchange.csv", index=False)
 
 
 def load_results(results: str | Path) -> pd.DataFrame:

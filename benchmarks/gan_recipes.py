@@ -1,0 +1,150 @@
+"""GAN recipes against mode collapse, measured at one preset's budget: per recipe, train the GANs (per class or
+conditional) on a stratified fraction of the real training split, export synthetic images and review them
+(variety, FD/KID in the feature network's space, label fidelity, memorisation, minutes). Rows are appended
+to a CSV as recipes finish (a rerun skips rows already there, and trained GANs resume from their folders).
+
+    python benchmarks/gan_recipes.py --data ../chest_xray_224 --preset cpu --fraction 1 --seeds 0 \
+        --recipes dcgan mbstd mbstd_r1 --csv benchmarks/gan_recipes_cpu.csv
+
+The table in benchmarks/README.md is this CSV; the chosen recipe is the preset's `gan` config."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+from xraygan.data import load_splits
+from xraygan.data.splits import fraction_subset
+from xraygan.experiment import build_experiment
+from xraygan.gan.export import export_synthetic
+from xraygan.gan.runs import gan_dir, train_gans
+from xraygan.gan.training import read_metrics, train_gan
+from xraygan.info import CLASSES
+from xraygan.review.core import review
+from xraygan.review.diversity import generator_diversity
+
+# name -> (GAN mode, GANConfig fields changed from the preset's GAN)
+RECIPES: dict[str, tuple[str, dict]] = {
+    "dcgan": ("per_class", {}),  # the original plan's per-class DCGAN, as the preset has it
+    "mbstd": ("per_class", {"mbstd": True}),
+    "mbstd_r1": ("per_class", {"mbstd": True, "r1_gamma": 0.1}),
+    "sn_hinge_mbstd": ("per_class", {"spectral_norm": True, "loss": "hinge", "mbstd": True}),
+    "ttur_mbstd": ("per_class", {"mbstd": True, "lr_d": 4e-4, "lr_g": 1e-4}),
+    "cgan_mbstd": ("conditional", {"mbstd": True}),
+    # DiffAugment's colour and translation make D blind to brightness, contrast and framing, which leaves G
+    # free to draw one exposure and one framing: keep only cutout, or no augmentation at all
+    "cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout"}),
+    "noaug_mbstd": ("per_class", {"mbstd": True, "diffaug": "off"}),
+    "noaug": ("per_class", {"diffaug": "off"}),
+    "cgan": ("conditional", {}),
+}
+
+
+def minutes(run: Path) -> float:
+    m = read_metrics(run)
+    return m[-1]["seconds"] / 60 if m else float("nan")
+
+
+def row_for(name: str, fraction: float, seed: int, res, mins: float) -> dict:
+    row = {"recipe": name, "fraction": fraction, "seed": seed, "minutes": round(mins, 2)}
+    for c in CLASSES:
+        d = res.diversity[c]
+        row |= {
+            f"{c}_near_twin": round(d["near_twin_share"], 3),
+            f"{c}_pairwise_ratio": round(d["pairwise_ratio"], 3),
+            f"{c}_ms_ssim": round(d["ms_ssim"], 3),
+            f"{c}_ms_ssim_real": round(d["ms_ssim_real"], 3),
+            f"{c}_collapsed": d["collapsed"],
+            f"{c}_fd": round(res.per_class[c]["synthetic"]["fd"], 3),
+            f"{c}_label_fidelity": round(res.label_fidelity[c], 3),
+        }
+    return row | {
+        "fd": round(res.fd, 3),
+        "kid": round(res.kid, 4),
+        "memorised_pixel": res.memorisation["pixel_l2"]["flagged"],
+        "memorised_feature": res.memorisation["feature_cosine"]["flagged"],
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="Kaggle-layout folder (chest_xray_224)")
+    ap.add_argument("--preset", default="cpu")
+    ap.add_argument("--fraction", type=float, default=1.0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="GAN seeds (each on its own subset below 1)")
+    ap.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    ap.add_argument("--runs", default="runs/recipes")
+    ap.add_argument("--csv", default="benchmarks/gan_recipes.csv")
+    ap.add_argument("--n", type=int, default=1000, help="synthetic images per class for the review")
+    ap.add_argument("--device", default=None)
+    ap.add_argument(
+        "--screen", action="store_true", help="NORMAL only (the class that collapses), variety only: a quick first pass"
+    )
+    a = ap.parse_args()
+
+    exp = build_experiment(a.preset, data={"root": a.data})
+    splits = load_splits(exp.data)
+    out_csv = Path(a.csv)
+    done = set()
+    if out_csv.exists():
+        with open(out_csv) as f:
+            done = {(r["recipe"], float(r["fraction"]), int(r["seed"])) for r in csv.DictReader(f)}
+    for seed in a.seeds:
+        real = fraction_subset(splits.train, a.fraction, seed) if a.fraction < 1 else splits.train
+        for name in a.recipes:
+            if (name, a.fraction, seed) in done:
+                continue
+            mode, fields = RECIPES[name]
+            cfg = dataclasses.replace(exp.gan_at(a.fraction), **fields, seed=seed)
+            root = gan_dir(a.runs, cfg, real, a.fraction, seed)
+            t0 = time.time()
+            if a.screen:
+                row = screen(name, cfg, mode, real, root, a, seed)
+                print(json.dumps(row), flush=True)
+                append(out_csv, row)
+                continue
+            got = train_gans(cfg, real, root, (mode,), a.device, progress=True)
+            runs = got.per_class if mode == "per_class" else got.conditional
+            mins = sum(minutes(r) for r in got.per_class.values()) if mode == "per_class" else minutes(got.conditional)
+            syn = export_synthetic(runs, a.n, root / "pool", seed=seed, device=a.device, pngs=False)
+            res = review(splits, syn, root / "review", exp.classifier, a.device, feature_dir=Path(a.runs))
+            row = row_for(name, a.fraction, seed, res, mins)
+            print(json.dumps(row | {"wall_minutes": round((time.time() - t0) / 60, 2)}), flush=True)
+            append(out_csv, row)
+
+
+def append(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def screen(name: str, cfg, mode: str, real, root: Path, a, seed: int) -> dict:
+    """NORMAL only: train its GAN (the conditional one sees both classes) and measure its variety."""
+    if mode == "per_class":
+        run = train_gan(cfg, real, root / "NORMAL", class_label=0, device=a.device, progress=True)
+    else:
+        run = train_gans(cfg, real, root, (mode,), a.device, progress=True).conditional
+    d = generator_diversity({0: run}, real, n=400, seed=0, device=a.device)["NORMAL"]
+    return {
+        "recipe": name,
+        "fraction": a.fraction,
+        "seed": seed,
+        "minutes": round(minutes(run), 2),
+        "NORMAL_near_twin": round(d["near_twin_share"], 3),
+        "NORMAL_pairwise_ratio": round(d["pairwise_ratio"], 3),
+        "NORMAL_ms_ssim": round(d["ms_ssim"], 3),
+        "NORMAL_ms_ssim_real": round(d["ms_ssim_real"], 3),
+        "NORMAL_collapsed": d["collapsed"],
+    }
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,154 @@
+"""The study's instrument: replicate-seeded GANs, +aug conditions and their references, the exchange rate, the
+patient-level test bootstrap, weight averaging in the classifier, progress and time estimates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from xraygan.classifier import train_classifier
+from xraygan.config import ClassifierConfig
+from xraygan.data.phantom import phantom_set
+from xraygan.experiment import build_experiment
+from xraygan.study.analysis import _equivalent_real, exchange_table, learning_curve, verdict_table
+from xraygan.study.conditions import parse_condition
+from xraygan.study.estimate import Rates, estimate_seconds, progress_table, write_progress
+from xraygan.study.run import gan_for, subsets_at
+from xraygan.study.stats import patient_bootstrap_interval
+
+
+def test_replicates_have_independent_gan_seeds_at_every_fraction() -> None:
+    grid = {"fractions": (0.25, 1.0), "seeds": 6, "subsets": 3}
+    exp = build_experiment("smoke", study={**grid, "replicates_full": 2, "independent_gans": True})
+    assert subsets_at(exp, 0.25) == 3 and subsets_at(exp, 1.0) == 2
+    seeds = {gan_for(exp, f, r).seed for f in (0.25, 1.0) for r in range(subsets_at(exp, f))}
+    assert seeds == {0, 1, 2} and gan_for(exp, 1.0, 1).steps == exp.gan.steps
+    assert gan_for(exp, 0.25, 2).steps == exp.gan_subset.steps
+    shared = build_experiment("smoke", study=grid)  # the committed grids' rule: one GAN seed for all
+    assert {gan_for(shared, 0.25, r).seed for r in range(3)} == {0}
+    with pytest.raises(ValueError, match="replicates_full"):
+        build_experiment("smoke", study={"replicates_full": 5, "independent_gans": True})  # more than seeds
+    with pytest.raises(ValueError, match="independent_gans"):
+        build_experiment("smoke", study={**grid, "replicates_full": 2})
+
+
+def test_aug_conditions_compare_with_classic_augmentation_and_a_count_matched_control() -> None:
+    c = parse_condition("dcgan_100+aug")
+    assert (c.kind, c.gan, c.ratio, c.augment) == ("gan", "dcgan", "100", True)
+    assert c.reference == "classic_aug" and c.control == "dup_real_100+aug"
+    plain = parse_condition("dcgan_100")
+    assert not plain.augment and plain.reference == "baseline" and plain.control == "dup_real_100"
+    assert parse_condition("classic_aug").augment and parse_condition("dup_real_50+aug").control is None
+    for bad in ("baseline+aug", "classic_aug+aug", "pretrain_dcgan+aug", "dcgan_7+aug"):
+        with pytest.raises(ValueError):
+            parse_condition(bad)
+
+
+def _rows(fraction: float, condition: str, scores: list[list[float]], n_real: int, n_added: int) -> list[dict]:
+    """Result rows: one list of run scores per replicate."""
+    out, seed = [], 0
+    for rep, runs in enumerate(scores):
+        for acc in runs:
+            out.append(
+                {
+                    "fraction": fraction,
+                    "condition": condition,
+                    "seed": seed,
+                    "subset": rep,
+                    "test_accuracy@t": acc,
+                    "n_real_normal": n_real // 4,
+                    "n_real_pneumonia": n_real - n_real // 4,
+                    "n_added_normal": n_added // 4,
+                    "n_added_pneumonia": n_added - n_added // 4,
+                }
+            )
+            seed += 1
+    return out
+
+
+def test_exchange_rate_reads_a_known_learning_curve() -> None:
+    """Baseline accuracy = 0.60 + 0.05 log2(n / 100): 100, 200, 400, 800 real images. A condition at 200
+    real images that adds 200 synthetic ones and scores like 400 real ones is worth 200 real images, i.e.
+    1000 per 1000 added; one that scores above the whole curve is worth 'inf'."""
+    rows = []
+    for f, n in ((0.125, 100), (0.25, 200), (0.5, 400), (1.0, 800)):
+        acc = 0.60 + 0.05 * np.log2(n / 100)
+        rows += _rows(f, "baseline", [[acc - 0.01, acc + 0.01], [acc, acc]], n, 0)
+    rows += _rows(0.25, "dcgan_100", [[0.70, 0.70], [0.70, 0.70]], 200, 200)
+    rows += _rows(0.25, "dup_real_100", [[0.99, 0.99], [0.99, 0.99]], 200, 200)
+    df = pd.DataFrame(rows)
+    curve = learning_curve(df, "test_accuracy@t")
+    assert list(curve.n_real) == [100, 200, 400, 800] and curve["mean"].is_monotonic_increasing
+    ex = exchange_table(df, n_resamples=200).set_index("condition")
+    assert ex.loc["dcgan_100", "real images per 1000 added"] == pytest.approx(1000, rel=1e-6)
+    assert ex.loc["dcgan_100", "low"] <= 1000 + 1e-6 and ex.loc["dcgan_100", "high"] >= 1000 - 1e-6
+    assert np.isinf(ex.loc["dup_real_100", "real images per 1000 added"])
+    # a dip is pooled by the isotonic fit ([0.7, 0.6, 0.8] -> [0.65, 0.65, 0.8]), then read in log n
+    n = np.array([100.0, 200, 400])
+    assert _equivalent_real(n, np.array([0.7, 0.6, 0.8]), 0.7) == pytest.approx(200 * 2 ** (1 / 3))
+    assert _equivalent_real(n, np.array([0.7, 0.6, 0.8]), 0.5) == 100.0
+
+
+def test_patient_bootstrap_interval_knows_the_test_set_error() -> None:
+    """Known answer: gain 1 on a share p of independent patients, 0 elsewhere; the interval of the mean gain
+    is about p +- 1.96 sqrt(p (1 - p) / patients). A patient's several images move together."""
+    rng = np.random.default_rng(0)
+    patients, p = 400, 0.1
+    hit = rng.random(patients) < p
+    groups = np.repeat(np.arange(patients), 2)  # two images per patient
+    a = np.tile(np.repeat(hit, 2).astype(float), (3, 1))  # 3 paired runs, (runs, images)
+    b = np.zeros_like(a)
+    lo, hi = patient_bootstrap_interval(a, b, groups, n_resamples=4000)
+    half = 1.96 * np.sqrt(hit.mean() * (1 - hit.mean()) / patients)
+    assert lo == pytest.approx(hit.mean() - half, abs=0.01) and hi == pytest.approx(hit.mean() + half, abs=0.01)
+    same = patient_bootstrap_interval(np.ones_like(a), b, groups)
+    assert same == (1.0, 1.0)
+
+
+def test_verdict_table_reports_the_test_set_interval_from_logits() -> None:
+    y = np.array([0, 0, 1, 1, 1, 1])
+    groups = np.array([0, 0, 1, 2, 3, 3])
+    rows = []
+    for seed in range(4):
+        for cond, logits in (("baseline", [-1, 1, 1, 1, -1, 1]), ("dcgan_100", [-1, -1, 1, 1, 1, 1])):
+            rows.append(
+                {
+                    "fraction": 0.5,
+                    "condition": cond,
+                    "seed": seed,
+                    "subset": seed % 2,
+                    "threshold": 0.5,
+                    "test_logits": logits,
+                    "test_accuracy@t": float(((np.array(logits) > 0).astype(int) == y).mean()),
+                }
+            )
+    v = verdict_table(pd.DataFrame(rows), test={"labels": y.tolist(), "groups": groups.tolist()}).iloc[0]
+    assert v["vs baseline"] == pytest.approx(100 * 2 / 6)
+    assert v["vs baseline test-set low"] <= v["vs baseline"] <= v["vs baseline test-set high"]
+    assert v["vs baseline test-set high"] > v["vs baseline test-set low"]  # the test set itself varies
+
+
+def test_weight_average_is_what_the_classifier_keeps() -> None:
+    tr, va = phantom_set(120, 64, seed=0, split="train"), phantom_set(30, 64, seed=0, split="val")
+    base = ClassifierConfig(width=8, steps=80, batch_size=32, eval_every=40, lr=3e-3)
+    raw = train_classifier(base, tr, va, device="cpu", progress=False)
+    avg = train_classifier(ClassifierConfig(**{**base.__dict__, "ema_decay": 0.9}), tr, va, "cpu", progress=False)
+    assert avg.val["val_auc"] > 0.9
+    # same seed, same batches: only the averaging differs, so the kept weights differ
+    w_raw, w_avg = (next(iter(m.model.parameters())) for m in (raw, avg))
+    assert not torch.allclose(w_raw, w_avg)
+    with pytest.raises(ValueError, match="ema_decay"):
+        ClassifierConfig(ema_decay=1.0)
+
+
+def test_progress_table_and_estimate(tmp_path) -> None:
+    rows = pd.DataFrame(_rows(0.1, "baseline", [[0.8, 0.8]], 100, 0))
+    table = progress_table(rows, {(0.1, "baseline"): 4, (0.1, "dcgan_100"): 4})
+    assert table.done.tolist() == [2, 0] and table.planned.tolist() == [4, 4]
+    write_progress(tmp_path / "PROGRESS.md", table, "note")
+    text = (tmp_path / "PROGRESS.md").read_text()
+    assert "Models finished: 2 of 8 (6 to do)." in text and "| 0.1 | dcgan_100 | 0 | 4 |" in text
+    rates = Rates({"gan": 0.5, "gan_subset": 0.25}, 0.1)
+    assert estimate_seconds({"gan": 100, "gan_subset": 40}, 1000, rates) == pytest.approx(50 + 10 + 100)

@@ -1,0 +1,92 @@
+"""How long a study will take, from rates measured on this machine just before it starts, and how far it
+has come (PROGRESS.md beside the results)."""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from xraygan.classifier import train_classifier
+from xraygan.config import ClassifierConfig, GANConfig
+from xraygan.data import ImageSet
+from xraygan.gan.training import train_gan
+
+
+@dataclass(frozen=True)
+class Rates:
+    gan_step_s: dict[str, float]  # seconds per GAN step, per config name ("gan", "gan_subset")
+    classifier_step_s: float  # seconds per classifier step, validation checks included
+
+    def describe(self) -> str:
+        gans = ", ".join(f"{k} {v:.2f}" for k, v in self.gan_step_s.items())
+        return f"s/step: {gans}; classifier {self.classifier_step_s:.3f}"
+
+
+def gan_step_seconds(cfg: GANConfig, train: ImageSet, device: str | None, steps: int = 20) -> float:
+    """Seconds per step of `cfg`, from a short run in a scratch folder (after a few warm-up steps)."""
+    short = dataclasses.replace(cfg, steps=steps, log_every=steps, sample_every=steps, ckpt_every=steps)
+    with tempfile.TemporaryDirectory() as tmp:
+        warm = dataclasses.replace(short, steps=3, log_every=3, sample_every=3, ckpt_every=3)
+        train_gan(warm, train, Path(tmp) / "warm", class_label=0, device=device, progress=False)
+        t0 = time.perf_counter()
+        train_gan(short, train, Path(tmp) / "run", class_label=0, device=device, progress=False)
+        return (time.perf_counter() - t0) / steps
+
+
+def classifier_step_seconds(cfg: ClassifierConfig, train: ImageSet, val: ImageSet, device: str | None) -> float:
+    """Seconds per classifier step with its validation checks, from two evaluation intervals of training."""
+    steps = 2 * cfg.eval_every
+    short = dataclasses.replace(cfg, steps=steps)
+    t0 = time.perf_counter()
+    train_classifier(short, train, val, device, progress=False)
+    return (time.perf_counter() - t0) / steps
+
+
+def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans: bool) -> Rates:
+    """The rates of this experiment's GAN and classifier configs on this machine (a minute at most)."""
+    gan = {}
+    if gans:
+        gan["gan"] = gan_step_seconds(exp.gan, train, device)
+        same = dataclasses.replace(
+            exp.gan_subset, steps=exp.gan.steps, sample_every=exp.gan.sample_every, ckpt_every=exp.gan.ckpt_every
+        )
+        gan["gan_subset"] = gan["gan"] if same == exp.gan else gan_step_seconds(exp.gan_subset, train, device)
+    return Rates(gan, classifier_step_seconds(exp.classifier, train, val, device))
+
+
+def estimate_seconds(gan_steps: dict[str, int], classifier_steps: int, rates: Rates) -> float:
+    """Seconds for the GAN steps still to train (per config name) and the classifier steps still to run."""
+    return sum(n * rates.gan_step_s[k] for k, n in gan_steps.items()) + classifier_steps * rates.classifier_step_s
+
+
+def progress_table(rows: pd.DataFrame, planned: dict[tuple[float, str], int]) -> pd.DataFrame:
+    """Per (fraction, condition): models finished and planned."""
+    done = rows.groupby(["fraction", "condition"]).size() if len(rows) else pd.Series(dtype=int)
+    out = [
+        {"fraction": f, "condition": c, "done": int(done.get((f, c), 0)), "planned": n} for (f, c), n in planned.items()
+    ]
+    return pd.DataFrame(out)
+
+
+def write_progress(path: str | Path, table: pd.DataFrame, note: str) -> None:
+    """PROGRESS.md: a line of context and the table of cells done and still to do."""
+    done = int(table.done.sum()) if len(table) else 0
+    planned = int(table.planned.sum()) if len(table) else 0
+    text = [
+        "# Progress",
+        "",
+        note,
+        "",
+        f"Models finished: {done} of {planned} ({planned - done} to do).",
+        "",
+        "| fraction | condition | done | planned |",
+        "| ---: | --- | ---: | ---: |",
+        *(f"| {r.fraction:g} | {r.condition} | {r.done} | {r.planned} |" for r in table.itertuples()),
+        "",
+    ]
+    Path(path).write_text("\n".join(text))
