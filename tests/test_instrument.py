@@ -152,3 +152,20 @@ def test_progress_table_and_estimate(tmp_path) -> None:
     assert "Models finished: 2 of 8 (6 to do)." in text and "| 0.1 | dcgan_100 | 0 | 4 |" in text
     rates = Rates({"gan": 0.5, "gan_subset": 0.25}, 0.1)
     assert estimate_seconds({"gan": 100, "gan_subset": 40}, 1000, rates) == pytest.approx(50 + 10 + 100)
+
+
+def test_learning_curve_figure_places_conditions_on_the_baseline_curve(tmp_path, monkeypatch) -> None:
+    from xraygan.study.figures import plot_learning_curve
+
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path))
+    rows = []
+    for f, n in ((0.25, 200), (1.0, 800)):
+        rows += _rows(f, "baseline", [[0.7, 0.72], [0.71, 0.73]], n, 0)
+        rows += _rows(f, "dcgan_100", [[0.72, 0.74], [0.7, 0.75]], n, n)
+    fig = plot_learning_curve(pd.DataFrame(rows), "test_accuracy@t", "lc")
+    assert (tmp_path / "lc.png").stat().st_size > 0
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and {t.get_text() for t in ax.get_legend().get_texts()} == {
+        "baseline (real images only)",
+        "dcgan_100",
+    }

@@ -82,8 +82,18 @@ def _study(a: argparse.Namespace) -> int:
 
     res = str(a.results or results_dir(a.preset))
     if a.tables_only:
-        write_tables(load_results(res), res)
-        print(json.dumps({"tables": res}))
+        df = load_results(res)
+        write_tables(df, res)
+        out = {"tables": res}
+        if df.fraction.nunique() > 1:  # the learning curve with every condition placed on it
+            from xraygan.paths import figures_dir, shown
+            from xraygan.study.figures import plot_learning_curve
+            from xraygan.study.protocol import PROTOCOL
+
+            name = f"04_learning_curve_{a.preset}"
+            plot_learning_curve(df, PROTOCOL.endpoint, name)
+            out["figure"] = str(shown(figures_dir() / f"{name}.png"))
+        print(json.dumps(out))
         return 0
     exp = _experiment(a, data=_data_cfg(a))
     st = exp.study.with_fractions(tuple(a.fractions)) if a.fractions else exp.study

@@ -140,3 +140,29 @@ def plot_val_vs_test(df: pd.DataFrame, name: str = "04_val_vs_test") -> Figure:
     axes[1].set_title("at the validation-chosen threshold")
     fig.tight_layout()
     return save(fig, name)
+
+
+def plot_learning_curve(df: pd.DataFrame, endpoint: str, name: str = "04_learning_curve") -> Figure:
+    """The baseline's endpoint against the number of real training images (replicate-level 95 % CI), with
+    every other condition placed at the real images it had (its added images are not counted on the x axis):
+    a condition above the curve does what more real images would do."""
+    from xraygan.study.analysis import learning_curve
+
+    base = learning_curve(df, endpoint)
+    others = sorted(set(df.condition) - {"baseline"})
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.plot(base.n_real, base["mean"], "o-", color="k", lw=1.8, ms=4, label="baseline (real images only)")
+    ax.fill_between(base.n_real, base.low, base.high, color="k", alpha=0.12)
+    pal = sns.color_palette("tab10", max(1, len(others)))
+    for k, (col, c) in enumerate(zip(pal, others)):
+        d = learning_curve(df, endpoint, c)
+        x = d.n_real * (1 + 0.05 * (k + 1 - len(others) / 2))  # dodge
+        ax.errorbar(
+            x, d["mean"], yerr=[d["mean"] - d.low, d.high - d["mean"]], fmt="s", color=col, ms=5, capsize=2, label=c
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("real training images (log scale)")
+    ax.set_ylabel(endpoint.replace("test_", "test ").replace("_", " ") + (" (%)" if "auc" not in endpoint else ""))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(alpha=0.3)
+    return save(fig, name)
