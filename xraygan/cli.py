@@ -125,7 +125,7 @@ def _review(a: argparse.Namespace) -> int:
     data = DataConfig(root=a.real, image_size=syn.image_size, seed=a.data_seed)
     exp = _experiment(a, data=data, gan={"image_size": syn.image_size})
     out = Path(a.out or Path(a.synthetic) / "review")
-    res = review(load_splits(exp.data), syn, out, exp.classifier, device=a.device)
+    res = review(load_splits(exp.data), syn, out, exp.classifier, device=a.device, feature_dir=a.feature_dir)
     print(json.dumps(res.headline() | {"json": str(out / "review.json")}, indent=2))
     for w in warnings_for(res.diversity):
         print(f"xraygan: warning: {w}", file=sys.stderr)
@@ -198,6 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--real", required=True, help="real data folder in the Kaggle layout")
     r.add_argument("--synthetic", required=True, help="folder written by 'xraygan gan export'")
     r.add_argument("--out", default=None, help="review folder (default SYNTHETIC/review)")
+    r.add_argument(
+        "--feature-dir", default=None, help="where the feature network is cached (default: the review folder)"
+    )
     r.add_argument(
         "--preset", default="cpu", choices=sorted(PRESETS), help="preset whose classifier is the feature network"
     )

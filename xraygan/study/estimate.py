@@ -23,8 +23,8 @@ class Rates:
     classifier_step_s: float  # seconds per classifier step, validation checks included
 
     def describe(self) -> str:
-        gans = ", ".join(f"{k} {v:.2f}" for k, v in self.gan_step_s.items())
-        return f"s/step: {gans}; classifier {self.classifier_step_s:.3f}"
+        parts = [f"{k} {v:.2f}" for k, v in self.gan_step_s.items()] + [f"classifier {self.classifier_step_s:.3f}"]
+        return "seconds per step: " + ", ".join(parts)
 
 
 def gan_step_seconds(cfg: GANConfig, train: ImageSet, device: str | None, steps: int = 20) -> float:
