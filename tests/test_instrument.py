@@ -169,3 +169,19 @@ def test_learning_curve_figure_places_conditions_on_the_baseline_curve(tmp_path,
         "baseline (real images only)",
         "dcgan_100",
     }
+
+
+def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:
+    """Same training, two rules: selection on AUC keeps the first step with the best validation AUC (on easy
+    phantoms it saturates early), selection on loss the step with the lowest validation log-loss."""
+    tr, va = phantom_set(120, 64, seed=0, split="train"), phantom_set(30, 64, seed=0, split="val")
+    base = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=20, lr=3e-3)
+    by_auc = train_classifier(base, tr, va, device="cpu", progress=False)
+    by_loss = train_classifier(ClassifierConfig(**{**base.__dict__, "select_on": "loss"}), tr, va, "cpu", False)
+    aucs = [h["val_auc"] for h in by_auc.history]
+    losses = [h["val_loss"] for h in by_loss.history]
+    assert by_auc.best_step == by_auc.history[aucs.index(max(aucs))]["step"]  # the first step with the best AUC
+    assert by_loss.best_step == by_loss.history[losses.index(min(losses))]["step"]
+    assert [h["val_auc"] for h in by_loss.history] == aucs  # same training; only the choice differs
+    with pytest.raises(ValueError, match="select_on"):
+        ClassifierConfig(select_on="accuracy")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import copy
+import math
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import log_loss
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from xraygan.augment import classic_augment
@@ -174,7 +176,7 @@ def train_classifier(
             model = model.to(memory_format=torch.channels_last)
         g = torch.Generator().manual_seed(cfg.seed)
         y_val = val.labels.numpy()
-        best: dict = {"auc": -1.0}
+        best: dict = {"score": -math.inf}
         history: list[dict] = []
         offset = pretrain_steps if pretrain is not None else 0
         ema = weight_average(model, cfg.ema_decay)
@@ -183,9 +185,11 @@ def train_classifier(
         def on_eval(step: int) -> None:
             p = predict(judged, val, dev)
             auc = binary_metrics(y_val, p)["auc"]
-            history.append({"step": offset + step, "val_auc": auc})
-            if auc > best["auc"]:
-                best.update(auc=auc, step=offset + step, state=copy.deepcopy(judged.state_dict()), p=p)
+            loss = float(log_loss(y_val, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
+            history.append({"step": offset + step, "val_auc": auc, "val_loss": loss})
+            score = auc if cfg.select_on == "auc" else -loss  # higher is better
+            if score > best["score"]:
+                best.update(score=score, step=offset + step, state=copy.deepcopy(judged.state_dict()), p=p)
 
         bar = tqdm(total=cfg.steps, desc="classifier", disable=not progress, leave=False)
         if pretrain is not None and pretrain_steps:

@@ -100,6 +100,8 @@ def train_classifiers(
     c0 = cfgs[0]
     if c0.model != "simple":
         raise ValueError("train_classifiers stacks the 'simple' CNN only; train other models one by one")
+    if c0.select_on != "auc" or c0.ema_decay:
+        raise ValueError("train_classifiers selects on validation AUC without weight EMA; train these one by one")
     dev = pick_device(device)
     k = len(cfgs)
     with torch.random.fork_rng(devices=[]):

@@ -117,12 +117,17 @@ class ClassifierConfig:
     # exponential moving average of the weights (and batch-norm statistics), evaluated and kept instead of
     # the raw weights: a smoother model whose selected step depends less on the last few batches; 0: off
     ema_decay: float = 0.0
+    # what model selection maximises on validation: "auc" (the first step with the best AUC), or "loss" (the
+    # lowest validation log-loss), which keeps ranking steps where a small validation set's AUC saturates at 1
+    select_on: str = "auc"
     seed: int = 0
     amp: bool = True  # bf16/fp16 autocast and channels_last on CUDA
 
     def __post_init__(self) -> None:
         if self.model not in ("simple", "resnet18", "resnet18_imagenet"):
             raise ValueError(f"ClassifierConfig.model={self.model!r}: use 'simple', 'resnet18' or 'resnet18_imagenet'")
+        if self.select_on not in ("auc", "loss"):
+            raise ValueError(f"ClassifierConfig.select_on={self.select_on!r}: use 'auc' or 'loss'")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ClassifierConfig.ema_decay={self.ema_decay}: use a value in [0, 1) (0: off)")
         if self.steps < self.eval_every or self.eval_every < 1:
