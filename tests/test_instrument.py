@@ -85,6 +85,7 @@ def test_exchange_rate_reads_a_known_learning_curve() -> None:
     assert ex.loc["dcgan_100", "real images per 1000 added"] == pytest.approx(1000, rel=1e-6)
     assert ex.loc["dcgan_100", "low"] <= 1000 + 1e-6 and ex.loc["dcgan_100", "high"] >= 1000 - 1e-6
     assert np.isinf(ex.loc["dup_real_100", "real images per 1000 added"])
+    assert ex.loc["dcgan_100", "reading"] == "on the curve" and ex.loc["dup_real_100", "reading"] == "above the curve"
     # a dip is pooled by the isotonic fit ([0.7, 0.6, 0.8] -> [0.65, 0.65, 0.8]), then read in log n
     n = np.array([100.0, 200, 400])
     assert _equivalent_real(n, np.array([0.7, 0.6, 0.8]), 0.7) == pytest.approx(200 * 2 ** (1 / 3))

@@ -248,13 +248,25 @@ def _equivalent_real(n: np.ndarray, score: np.ndarray, target: float) -> float:
     return float(np.exp(x0 + (target - y0) / (y1 - y0) * (x1 - x0)))
 
 
+def _reading(n: np.ndarray, score: np.ndarray, target: float) -> str:
+    """Where a score falls on the baseline's (isotonic) learning curve: a rate is a reading only "on the
+    curve"; below its lowest point it is a bound (clamped at the smallest fraction), above its top infinite."""
+    from sklearn.isotonic import IsotonicRegression
+
+    fit = IsotonicRegression(increasing=True).fit_transform(np.log(n), score)
+    if target > fit[-1]:
+        return "above the curve"
+    return "below the curve (bound)" if target <= fit[0] else "on the curve"
+
+
 def exchange_table(
     df: pd.DataFrame, protocol: Protocol = PROTOCOL, n_resamples: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
     """The exchange rate: for each condition that adds images, the real images the baseline would need for
     the same endpoint score (read off its learning curve over the study's fractions), minus the real images
     the condition had, per 1,000 added images, with a replicate-bootstrap 95 % CI. "inf": above everything
-    the real data reached; a curve that does not rise makes the rate unidentifiable (wide or infinite)."""
+    the real data reached; `reading` says whether the point estimate is on the curve or clamped at an end; a
+    curve that does not rise makes the rate unidentifiable (wide, clamped or infinite)."""
     m, scale = protocol.endpoint, 1 if "auc" in protocol.endpoint else 100
     base = df[df.condition == "baseline"]
     fracs = sorted(base.fraction.unique())
@@ -279,7 +291,9 @@ def exchange_table(
         def rate(curve: list[float], target: float, n0: float = n0, added: float = added) -> float:
             return 1000 * (_equivalent_real(n_real, np.array(curve), target) - n0) / added
 
-        point = rate([np.mean([r.mean() for r in by_rep[x]]) for x in fracs], np.mean([r.mean() for r in reps]))
+        mean_curve = [np.mean([r.mean() for r in by_rep[x]]) for x in fracs]
+        mean_score = float(np.mean([r.mean() for r in reps]))
+        point = rate(mean_curve, mean_score)
         boot = np.empty(n_resamples)
         for b in range(n_resamples):
             curve = [
@@ -294,6 +308,7 @@ def exchange_table(
                 "n_real": n0,
                 "n_added": added,
                 "real images per 1000 added": point,
+                "reading": _reading(n_real, np.array(mean_curve), mean_score),
                 # no interpolation between resamples: some may be infinite (above the whole curve)
                 "low": float(np.quantile(boot, 0.025, method="inverted_cdf")),
                 "high": float(np.quantile(boot, 0.975, method="inverted_cdf")),
