@@ -11,10 +11,11 @@ The recipe chosen from it is the `classifier` config of the preset that uses it.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 from pathlib import Path
+
+from csv_rows import append, finished  # benchmarks/csv_rows.py (scripts run from benchmarks/)
 
 from xraygan.classifier import predict, train_classifier
 from xraygan.config import ClassifierConfig
@@ -62,10 +63,7 @@ def main() -> None:
     exp = build_experiment("cpu", data={"root": a.data}, study={"val_scaled": a.val_scaled})
     splits = load_splits(exp.data)
     out = Path(a.csv)
-    done = set()
-    if out.exists():
-        with open(out) as f:
-            done = {(r["recipe"], float(r["fraction"]), int(r["seed"])) for r in csv.DictReader(f)}
+    done = finished(out)
     for f in a.fractions:
         for seed in a.seeds:
             train = fraction_subset(splits.train, f, seed)
@@ -92,12 +90,7 @@ def main() -> None:
                     "seconds": round(time.time() - t0, 1),
                 }
                 print(json.dumps(row), flush=True)
-                new = not out.exists()
-                with open(out, "a", newline="") as fh:
-                    w = csv.DictWriter(fh, fieldnames=list(row))
-                    if new:
-                        w.writeheader()
-                    w.writerow(row)
+                append(out, row)
 
 
 if __name__ == "__main__":

@@ -11,11 +11,12 @@ The table in benchmarks/README.md is this CSV; the chosen recipe is the preset's
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import time
 from pathlib import Path
+
+from csv_rows import append, finished  # benchmarks/csv_rows.py (scripts run from benchmarks/)
 
 from xraygan.data import load_splits
 from xraygan.data.splits import fraction_subset
@@ -89,10 +90,7 @@ def main() -> None:
     exp = build_experiment(a.preset, data={"root": a.data})
     splits = load_splits(exp.data)
     out_csv = Path(a.csv)
-    done = set()
-    if out_csv.exists():
-        with open(out_csv) as f:
-            done = {(r["recipe"], float(r["fraction"]), int(r["seed"])) for r in csv.DictReader(f)}
+    done = finished(out_csv)
     for seed in a.seeds:
         real = fraction_subset(splits.train, a.fraction, seed) if a.fraction < 1 else splits.train
         for name in a.recipes:
@@ -115,15 +113,6 @@ def main() -> None:
             row = row_for(name, a.fraction, seed, res, mins)
             print(json.dumps(row | {"wall_minutes": round((time.time() - t0) / 60, 2)}), flush=True)
             append(out_csv, row)
-
-
-def append(path: Path, row: dict) -> None:
-    new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)
 
 
 def screen(name: str, cfg, mode: str, real, root: Path, a, seed: int) -> dict:

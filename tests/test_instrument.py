@@ -12,7 +12,7 @@ from xraygan.classifier import train_classifier
 from xraygan.config import ClassifierConfig
 from xraygan.data.phantom import phantom_set
 from xraygan.experiment import build_experiment
-from xraygan.study.analysis import _equivalent_real, exchange_table, learning_curve, verdict_table
+from xraygan.study.analysis import _on_curve, exchange_table, learning_curve, verdict_table
 from xraygan.study.conditions import parse_condition
 from xraygan.study.estimate import Rates, estimate_seconds, progress_table, write_progress
 from xraygan.study.run import gan_for, subsets_at
@@ -88,8 +88,8 @@ def test_exchange_rate_reads_a_known_learning_curve() -> None:
     assert ex.loc["dcgan_100", "reading"] == "on the curve" and ex.loc["dup_real_100", "reading"] == "above the curve"
     # a dip is pooled by the isotonic fit ([0.7, 0.6, 0.8] -> [0.65, 0.65, 0.8]), then read in log n
     n = np.array([100.0, 200, 400])
-    assert _equivalent_real(n, np.array([0.7, 0.6, 0.8]), 0.7) == pytest.approx(200 * 2 ** (1 / 3))
-    assert _equivalent_real(n, np.array([0.7, 0.6, 0.8]), 0.5) == 100.0
+    assert _on_curve(n, np.array([0.7, 0.6, 0.8]), 0.7)[0] == pytest.approx(200 * 2 ** (1 / 3))
+    assert _on_curve(n, np.array([0.7, 0.6, 0.8]), 0.5) == (100.0, "below the curve (bound)")
 
 
 def test_patient_bootstrap_interval_knows_the_test_set_error() -> None:

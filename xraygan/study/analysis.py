@@ -232,31 +232,21 @@ def learning_curve(df: pd.DataFrame, endpoint: str, condition: str = "baseline")
     return pd.DataFrame(rows)
 
 
-def _equivalent_real(n: np.ndarray, score: np.ndarray, target: float) -> float:
-    """Real images at which the baseline's monotone (isotonic, in log n) learning curve reaches `target`:
-    linear in log n between fractions; +inf above the curve's top, the smallest n below its bottom."""
+def _on_curve(n: np.ndarray, score: np.ndarray, target: float) -> tuple[float, str]:
+    """Real images at which the baseline's monotone (isotonic, in log n) learning curve reaches `target`,
+    linear in log n between fractions, and where the target falls: "on the curve"; "below the curve (bound)"
+    (clamped at the smallest n); "above the curve" (+inf)."""
     from sklearn.isotonic import IsotonicRegression
 
     x = np.log(n)
     fit = IsotonicRegression(increasing=True).fit_transform(x, score)
     if target > fit[-1]:
-        return float("inf")
+        return float("inf"), "above the curve"
     if target <= fit[0]:
-        return float(n[0])
+        return float(n[0]), "below the curve (bound)"
     i = int(np.argmax(fit >= target))  # first point at or above the target; fit[i - 1] < target
     x0, x1, y0, y1 = x[i - 1], x[i], fit[i - 1], fit[i]
-    return float(np.exp(x0 + (target - y0) / (y1 - y0) * (x1 - x0)))
-
-
-def _reading(n: np.ndarray, score: np.ndarray, target: float) -> str:
-    """Where a score falls on the baseline's (isotonic) learning curve: a rate is a reading only "on the
-    curve"; below its lowest point it is a bound (clamped at the smallest fraction), above its top infinite."""
-    from sklearn.isotonic import IsotonicRegression
-
-    fit = IsotonicRegression(increasing=True).fit_transform(np.log(n), score)
-    if target > fit[-1]:
-        return "above the curve"
-    return "below the curve (bound)" if target <= fit[0] else "on the curve"
+    return float(np.exp(x0 + (target - y0) / (y1 - y0) * (x1 - x0))), "on the curve"
 
 
 def exchange_table(
@@ -289,7 +279,7 @@ def exchange_table(
         n0 = n_real[fracs.index(f)] if f in fracs else float("nan")
 
         def rate(curve: list[float], target: float, n0: float = n0, added: float = added) -> float:
-            return 1000 * (_equivalent_real(n_real, np.array(curve), target) - n0) / added
+            return 1000 * (_on_curve(n_real, np.array(curve), target)[0] - n0) / added
 
         mean_curve = [np.mean([r.mean() for r in by_rep[x]]) for x in fracs]
         mean_score = float(np.mean([r.mean() for r in reps]))
@@ -308,7 +298,7 @@ def exchange_table(
                 "n_real": n0,
                 "n_added": added,
                 "real images per 1000 added": point,
-                "reading": _reading(n_real, np.array(mean_curve), mean_score),
+                "reading": _on_curve(n_real, np.array(mean_curve), mean_score)[1],
                 # no interpolation between resamples: some may be infinite (above the whole curve)
                 "low": float(np.quantile(boot, 0.025, method="inverted_cdf")),
                 "high": float(np.quantile(boot, 0.975, method="inverted_cdf")),

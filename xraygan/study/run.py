@@ -337,8 +337,10 @@ def run_study(
         counts[(cell.fraction, cell.condition)] = counts.get((cell.fraction, cell.condition), 0) + 1
     note = f"Study `{exp.preset}`: `python -m xraygan study --preset {exp.preset}` resumes it (finished models kept)."
 
+    kept = list(finished)  # the rows of runs.jsonl, kept in memory as cells finish (not re-read per cell)
+
     def report_progress() -> None:
-        write_progress(results / "PROGRESS.md", progress_table(pd.DataFrame(read_rows(store)), counts), note)
+        write_progress(results / "PROGRESS.md", progress_table(pd.DataFrame(kept), counts), note)
 
     if estimate if estimate is not None else progress:
         left = gan_steps_left(exp, splits, runs)
@@ -358,6 +360,7 @@ def run_study(
         def keep(row: dict) -> None:
             out.write(json.dumps(row) + "\n")
             out.flush()
+            kept.append(row)
             bar.update(1)
             bar.set_postfix(last=f"{row['condition']}@{row['fraction']:g}")
             report_progress()
