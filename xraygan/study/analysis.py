@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
@@ -19,9 +20,9 @@ from xraygan.study.stats import (
 def probabilities_on_test(row) -> np.ndarray:
     """P(PNEUMONIA) on the test split for one result row: from its logits (rows since logits are stored), or
     the 3-decimal probabilities of older rows."""
-    logits = row.get("test_logits") if hasattr(row, "get") else None
+    logits = row.get("test_logits")  # a dict or a DataFrame row; NaN where a frame mixes old and new rows
     if logits is not None and not (isinstance(logits, float) and np.isnan(logits)):
-        return 1 / (1 + np.exp(-np.asarray(logits, dtype=np.float64)))
+        return expit(np.asarray(logits, dtype=np.float64))
     return np.asarray(row["test_probs"], dtype=np.float64)
 
 

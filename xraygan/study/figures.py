@@ -162,7 +162,12 @@ def plot_learning_curve(df: pd.DataFrame, endpoint: str, name: str = "04_learnin
         )
     ax.set_xscale("log")
     ax.set_xlabel("real training images (log scale)")
-    ax.set_ylabel(endpoint.replace("test_", "test ").replace("_", " ") + (" (%)" if "auc" not in endpoint else ""))
+    label = endpoint.replace("test_", "test ").replace("_", " ").replace("@t", " at the validation threshold")
+    ax.set_ylabel(label + (" (%)" if "auc" not in endpoint else ""))
+    ax.set_title(
+        "mean and 95 % CI over replicates (over seeds where a fraction has one); conditions at their real images",
+        fontsize=9,
+    )
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return save(fig, name)
