@@ -7,6 +7,7 @@ export XRAYGAN_CACHE=${XRAYGAN_CACHE:-$PWD/.cache/xraygan}
 export MPLBACKEND=Agg
 # The notebooks run under the smoke preset and must not overwrite the committed figures, runs or results.
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/xraygan-ci.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT  # the scratch outputs go with the run
 export XRAYGAN_FIGURES=$scratch/figures XRAYGAN_RUNS=$scratch/runs XRAYGAN_RESULTS=$scratch/results
 if [ -z "${XRAYGAN_DATA:-}" ] && [ -d ../shared/data/chest_xray_224 ]; then
   export XRAYGAN_DATA=$PWD/../shared/data/chest_xray_224

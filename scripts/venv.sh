@@ -11,9 +11,10 @@ if ! $VPY -c "import torch, torchvision" 2>/dev/null; then
   # On the project's 2-core machines these exact versions come from local disk; elsewhere set
   # XRAYGAN_TORCH to what suits (e.g. "torch torchvision" or a CPU wheel index spec).
   echo "[setup] installing ${XRAYGAN_TORCH:-torch==2.14.1 torchvision==0.29.1}"
-  $VPY -m pip install -q --upgrade pip
+  $VPY -m pip install -q --no-cache-dir --upgrade pip
+  # No pip cache: the torch wheels are several GB and a copy in the cache would double the disk they need.
   # shellcheck disable=SC2086
-  $VPY -m pip install -q ${XRAYGAN_TORCH:-torch==2.14.1 torchvision==0.29.1}
+  $VPY -m pip install -q --no-cache-dir ${XRAYGAN_TORCH:-torch==2.14.1 torchvision==0.29.1}
 fi
 if ! $VPY -c "import xraygan, pytest, nbval, papermill, scipy, sklearn, seaborn" 2>/dev/null \
    || [ pyproject.toml -nt .venv/.xraygan-installed ]; then
