@@ -186,3 +186,35 @@ def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:
     assert [h["val_auc"] for h in by_loss.history] == aucs  # same training; only the choice differs
     with pytest.raises(ValueError, match="select_on"):
         ClassifierConfig(select_on="accuracy")
+
+
+def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> None:
+    """A study stopped part way leaves whole replicates: replicate 1's GANs are trained only after every
+    cell of replicate 0 (at every fraction) is written, and the learning-curve cells come with their replicate."""
+    import xraygan.study.run as run_mod
+    from xraygan.config import DataConfig
+
+    exp = build_experiment(
+        "smoke",
+        data=DataConfig(source="phantom", phantom_per_class=24),
+        study={
+            "fractions": (0.5, 1.0),
+            "curve_fractions": (0.25,),
+            "seeds": 2,
+            "subsets": 2,
+            "conditions": ("baseline", "dcgan_50"),
+        },
+    )
+    store = tmp_path / "res" / "runs.jsonl"
+    calls: list[tuple[list, int]] = []
+    real = run_mod.prepare_gans
+    monkeypatch.setattr(
+        run_mod,
+        "prepare_gans",
+        lambda *a, jobs=None, **k: calls.append((jobs, len(run_mod.read_rows(store)))) or real(*a, jobs=jobs, **k),
+    )
+    df = run_mod.run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    assert calls == [([(0.5, 0)], 0), ([(1.0, 0)], 2), ([(0.5, 1)], 7)]
+    order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]
+    assert order == [(0, 0.5)] * 2 + [(0, 1.0)] * 4 + [(0, 0.25)] + [(1, 0.5)] * 2 + [(1, 0.25)]
+    assert len(df) == 10 and set(df.test_reads) == {1}

@@ -94,13 +94,39 @@ def _pool_size(real: ImageSet) -> int:
     return max(n0, n1, abs(n1 - n0))
 
 
-def prepare_gans(exp: Experiment, splits: Splits, runs: Path, device: str | None = None, progress: bool = True) -> None:
-    """Train (or resume) the GANs each (fraction, subset) needs and export their synthetic pools."""
+def replicate_of(exp: Experiment, cell: Cell) -> int:
+    """The replicate (training subset, GAN set) a cell's classifier uses: its seed modulo the replicates."""
+    return cell.seed % subsets_at(exp, cell.fraction)
+
+
+def replicate_major(exp: Experiment, cells: list[Cell]) -> list[tuple[float, int, list[Cell]]]:
+    """Cells grouped by (replicate, fraction), replicate 0 of every fraction first: a run stopped part way
+    leaves whole replicates (their GANs and every condition's classifier), which the replicate-level analysis
+    can use, rather than every GAN and few classifiers. Within a group the cells keep their order."""
+    order = {f: i for i, f in enumerate((*exp.study.fractions, *exp.study.curve_fractions))}
+    groups: dict[tuple[int, float], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((replicate_of(exp, cell), cell.fraction), []).append(cell)
+    keys = sorted(groups, key=lambda k: (k[0], order[k[1]]))
+    return [(f, r, groups[(r, f)]) for r, f in keys]
+
+
+def prepare_gans(
+    exp: Experiment,
+    splits: Splits,
+    runs: Path,
+    device: str | None = None,
+    progress: bool = True,
+    jobs: list[tuple[float, int]] | None = None,
+) -> None:
+    """Train (or resume) the GANs of the given (fraction, subset) pairs (default: all the grid needs) and
+    export their synthetic pools."""
     kinds = needed_gans(exp)
     if not kinds:
         return
     modes = tuple(GAN_MODES[k] for k in sorted(kinds, key=list(GAN_MODES).index))
-    jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
+    if jobs is None:
+        jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
     if exp.study.workers > 1:  # GANs in parallel processes first (side by side on one GPU)
         gan_jobs = [(f, s, m) for f, s in jobs for m in modes]
         with mp.get_context("spawn").Pool(
@@ -110,10 +136,11 @@ def prepare_gans(exp: Experiment, splits: Splits, runs: Path, device: str | None
                 pool.imap_unordered(_gan_job, gan_jobs), total=len(gan_jobs), desc="GANs", disable=not progress
             ):
                 pass
-    for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress):
+    one = len(jobs) == 1  # one replicate's GANs (serial study): show their steps instead of a bar of one
+    for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress or one):
         real = fraction_subset(splits.train, f, s)
         root = subset_gan_dir(exp, real, runs, f, s)
-        got = train_gans(gan_for(exp, f, s), real, root, modes, device, progress=False)
+        got = train_gans(gan_for(exp, f, s), real, root, modes, device, progress=progress and one)
         n = _pool_size(real)
         sources = {"dcgan": got.per_class, "cgan": got.conditional}
         for kind in sorted(kinds):
@@ -352,7 +379,8 @@ def run_study(
                 f"models to train; estimate {secs / 3600:.1f} h on {pick_device(device)} ({rates.describe()})",
                 flush=True,
             )
-    prepare_gans(exp, splits, runs, device, progress)
+    if st.workers > 1:  # all GANs first, side by side; serially, each replicate's GANs just before its cells
+        prepare_gans(exp, splits, runs, device, progress)
     report_progress()
     bar = tqdm(total=len(cells), desc=f"study {exp.preset}", disable=not progress)
     with open(store, "a") as out:
@@ -371,8 +399,13 @@ def run_study(
                     keep(row)
         else:
             pools: dict = {}
-            for cell in cells:
-                keep(run_cell(exp, splits, runs, cell, device=device, pools_cache=pools))
+            for f, r, group in replicate_major(exp, cells):
+                if any(parse_condition(c.condition).gan for c in group):
+                    bar.set_postfix_str(f"GANs of replicate {r} at {f:g}")
+                    prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)])
+                for cell in group:
+                    keep(run_cell(exp, splits, runs, cell, device=device, pools_cache=pools))
+                pools.clear()  # a replicate's synthetic pools are not needed again
     bar.close()
     df = pd.DataFrame(read_rows(store))
     write_tables(df, results)
