@@ -235,9 +235,11 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "synthetic images, then the other half on the real ones).",
             "import xraygan\nimport xraygan.study.figures as study_figures\nfrom xraygan import build_experiment\n"
             "from xraygan.config import DataConfig\nfrom xraygan.paths import results_dir, runs_dir\n"
-            "from xraygan.study import analysis\nfrom xraygan.study.run import load_results, run_study"),
+            "from IPython.display import Markdown\nfrom xraygan.study import analysis, report\n"
+            "from xraygan.study.protocol import PROTOCOL\n"
+            "from xraygan.study.run import load_results, read_test_split, run_study"),
     code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
-         "REPORT = os.environ.get('XRAYGAN_REPORT', 'colab')  # the committed grid shown in the report part below\n"
+         "REPORT = os.environ.get('XRAYGAN_REPORT', 'paper')  # the committed grid shown in the report part below\n"
          "exp.study"),
     md("## Run (or resume) the sweep for this preset\nEvery finished model is appended to "
        "`results/<preset>/runs.jsonl` at once, so an interrupted sweep resumes where it stopped and a finished one "
@@ -246,66 +248,81 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("df_run = run_study(exp, results_dir(PRESET), runs_dir(PRESET))\n"
          "analysis.pivot_ci(analysis.summary_table(df_run), 'test_balanced_accuracy')"),
     md("This preset's paired gains over the baseline and over the duplicate-real control (mean and 95 % CI over "
-       "paired seeds). With a handful of seeds the intervals are wide; the larger grid below is the evidence."),
+       "paired seeds). With a handful of seeds the intervals are wide; the committed grid below is the evidence."),
     code("study_figures.plot_gains(analysis.paired_table(df_run), 'test_balanced_accuracy', f'04_gains_{PRESET}');"),
-    md("## The report: the largest committed grid\nThe rest of this notebook reads the committed results of the "
-       "`REPORT` preset (by default `colab`: 9 conditions × 10 seeds, 2 training subsets, at 5 % and 25 % of the "
-       "training split, run on one GPU; see `results/colab/config.json` for every setting). Metrics are in "
-       "percent except AUC; brackets are 95 % confidence intervals over seeds."),
-    code("rep = results_dir(REPORT)\ndf = load_results(rep) if (rep / 'runs.jsonl').exists() else df_run\n"
-         "summary = analysis.summary_table(df)\n"
+    md("## The report: the protocol's grid\nThe rest of this notebook reads the committed results of the `REPORT` "
+       "preset, by default `paper`: the grid the README's *Protocol* section was written for, run on 2 CPU cores "
+       "(`results/paper/COMMAND.md`). At 10 % of the training split each replicate is its own stratified subset "
+       "with its own, independently seeded GANs; the full split has several GAN seeds; the baseline is also "
+       "trained at 2, 5, 25 and 50 % for its learning curve; model selection sees a validation part scaled with "
+       "the fraction and picks the step with the lowest validation log-loss. Where the grid is still running, "
+       "the text below says how many of its models are done. (Under the test command, which has no committed "
+       "grid to read, this part shows the run above instead.)\n\n"
+       "The answer block below is the same text as the README's, generated from the results files by "
+       "`python -m xraygan study --preset paper --tables-only`; nothing in it is typed by hand."),
+    code("rep = results_dir(REPORT)\n"
+         "committed = (rep / 'runs.jsonl').exists()\n"
+         "df = load_results(rep) if committed else df_run\n"
+         "shown = REPORT if committed else PRESET\n"
+         "tables = analysis.compute_tables(df, read_test_split(rep) if committed else None)\n"
          "print(len(df), 'trained models; test reads per model:', set(df.test_reads))\n"
-         "analysis.pivot_ci(summary, 'test_balanced_accuracy')"),
-    code("analysis.pivot_ci(summary, 'test_accuracy')"),
-    code("analysis.pivot_ci(summary, 'test_auc')"),
-    md("## Paired differences and the answer\nFor each GAN condition: the gain over the baseline and over the "
-       "duplicate-real control that adds the same number of images, with 95 % CIs over paired seeds (the wider of "
-       "a BCa bootstrap and a Student-t interval: with few pairs a bootstrap alone is far too narrow). "
-       "'yes' needs the whole CI at or above +3 points; 'unclear' means the mean reaches +3 but the CI does not."),
-    code("paired = analysis.paired_table(df)\nanswer = analysis.answer_table(paired)\nanswer"),
-    code("paired[['fraction', 'condition', 'versus', 'pairs', 'test_accuracy diff', 'test_accuracy low', "
-         "'test_accuracy high', 'test_accuracy p', 'test_accuracy sd']].round(2)"),
+         "Markdown(report.answer_markdown(df, tables, shown, report.planned_models(rep) if committed else None))"),
+    md("## The learning curve\nThe baseline's endpoint against the number of real training images, with every "
+       "condition placed at the real images it had (its added images are not counted on the x axis): a condition "
+       "above the black curve does what more real images would do. If the curve itself is flat, the classifier "
+       "does not use more data, and the exchange rate (`exchange.csv`: how many real images 1,000 added images "
+       "are worth) cannot be read off it."),
+    code("if df.fraction.nunique() > 1:\n"
+         "    study_figures.plot_learning_curve(df, PROTOCOL.endpoint, f'04_learning_curve_{shown}');"),
     md("## The verdict by the protocol\nThe protocol (README, *Protocol*; `xraygan/study/protocol.py`) fixes the "
        "primary endpoint, test accuracy at the validation-chosen threshold, and the rule: **helps** needs a mean "
        "gain of at least +3 points with the interval's low end above 0 against the baseline *and* against the "
        "count-matched control; **does not reach +3** needs the interval's high end below +3; anything else is "
        "**unresolved**. Intervals are computed over replicates (a training subset with its own GANs), not over "
-       "classifier seeds that share one GAN: the grids committed so far have two replicates below 100 % and "
-       "one at 100 %, which is why almost everything below is unresolved."),
-    code("analysis.verdict_table(df).round(2)"),
-    md("## How many seeds would resolve 3 points?\nFrom the observed spread of the paired differences, the runs a "
-       "paired test needs to detect a 3-point gain with 80 % power at α = 0.05."),
-    code("analysis.power_table(paired, goal=3.0)"),
-    md("## Figures\nBalanced accuracy against the training fraction (mean and 95 % CI band per condition), then the "
-       "paired gains over the baseline and over the duplicate-real control."),
-    code("study_figures.plot_metric_vs_fraction(df, 'test_balanced_accuracy', '04_balanced_accuracy');"),
-    code("study_figures.plot_metric_vs_fraction(df, 'test_auc', '04_auc');"),
-    code("study_figures.plot_gains(paired, 'test_balanced_accuracy', '04_gains_balanced_accuracy');"),
+       "classifier seeds that share one GAN. In the figure the grey band is ±3 points: an interval inside it "
+       "rules out a 3-point gain; one that crosses it leaves the question open."),
+    code("if len(tables['verdict']):\n"
+         "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}');"),
+    code("tables['verdict'].round(2)"),
+    md("## The exchange rate\nFor each condition that adds images: the real images the baseline would need to "
+       "score as it does, minus the real images it had, per 1,000 added images (a replicate bootstrap gives the "
+       "interval; `reading` says whether the score falls on the curve or beyond one of its ends, where the rate "
+       "is a bound, not a measurement)."),
+    code("tables['exchange'].round(1) if 'exchange' in tables else 'one fraction: no learning curve'"),
+    md("## How many replicates would resolve 3 points?\nFrom the observed spread of the paired differences, the "
+       "runs a paired test needs to detect a 3-point gain with 80 % power at α = 0.05."),
+    code("analysis.power_table(tables['paired'], goal=3.0)"),
+    md("## Scores per condition\nMean and 95 % CI over seeds of the test metrics per condition and fraction "
+       "(accuracy at the validation-chosen threshold, then AUC), and AUC against the training fraction."),
+    code("analysis.pivot_ci(tables['summary'], 'test_accuracy@t')"),
+    code("analysis.pivot_ci(tables['summary'], 'test_auc')"),
+    code("study_figures.plot_metric_vs_fraction(df, 'test_auc', f'04_auc_{shown}');"),
     md("ROC curves (every seed) and confusion matrices (averaged over seeds, at the validation-chosen threshold) "
-       "for the main comparison at the smallest fraction: baseline, duplicate-real control, per-class DCGAN."),
+       "for the main comparison at the smallest fraction with GAN images: baseline, duplicate-real control, "
+       "per-class DCGAN."),
     code("y_test = xraygan.load_splits(exp.data).test.labels.numpy()\n"
-         "f0 = min(df.fraction)\n"
          "main = [c for c in ('baseline', 'dup_real_100', 'dcgan_100') if c in set(df.condition)]\n"
-         "study_figures.plot_roc_confusion(df, y_test, f0, main);"),
+         "f0 = min(df[df.condition.isin(main[1:])].fraction, default=min(df.fraction))\n"
+         "study_figures.plot_roc_confusion(df, y_test, f0, main, f'04_roc_confusion_{shown}');"),
     md("## Validation is not test\nThe validation split comes from the training distribution (by patient); the "
        "test split was collected differently. Validation AUC is near 1 while test AUC is lower, and the "
        "specificity chosen on validation does not carry over: most test errors are NORMAL children called "
        "PNEUMONIA. This shift, not the augmentation, dominates the error."),
-    code("study_figures.plot_val_vs_test(df);"),
-    md("## What this means\nFor the committed `colab` grid (read the tables above for the numbers):\n\n"
-       "- **No GAN condition adds 3 points with its CI above +3, and none clearly beats duplicating real images "
-       "to the same counts.** Mean gains of +3 to +4 points at the 0.5 threshold appear, but their intervals "
-       "include zero and the duplicate-real control gets most of them.\n"
-       "- **The gains at 0.5 are threshold shifts.** Test AUC hardly moves between conditions; extra NORMAL "
-       "images (real copies or fakes) move the decision boundary and lift test specificity. At the "
-       "validation-chosen threshold the conditions are within about ±1.5 points of each other.\n"
-       "- **Classic augmentation (flips, small affine, intensity) helps more than any GAN** at the 0.5 "
-       "threshold, for nothing.\n"
-       "- **The validation–test shift dominates the error**, more than anything augmentation changes.\n\n"
-       "This agrees with published work (the README's *References* section lists it): small or no gains from "
-       "GAN augmentation at moderate data sizes, often none over a count-matched duplicate-real control. A "
-       "negative result measured with controls, seeds and CIs is the answer this project set out to give; the "
-       "larger `full` grid (more fractions and seeds) is the way to narrow the intervals further."),
+    code("study_figures.plot_val_vs_test(df, f'04_val_vs_test_{shown}');"),
+    md("## What this means\nRead the answer block and the verdict figure above; the README states the "
+       "conclusion in words. How to read them:\n\n"
+       "- **A flat learning curve is itself the first finding.** If 20–50× more real images do not move the "
+       "baseline's test score, an instrument built on this classifier cannot show what a few hundred synthetic "
+       "images add, and a GAN condition that sits on the curve has done what real data does: nothing measurable.\n"
+       "- **Against the count-matched control.** Adding images changes the class balance and the batches; "
+       "duplicating real images to the same counts isolates what the *synthetic content* adds.\n"
+       "- **On top of classic augmentation.** Practitioners already augment; `dcgan_100+aug` asks whether GAN "
+       "images add anything to that.\n"
+       "- **The test-set interval** (patient bootstrap) says how much another test set of this size could move "
+       "a gain; it is narrower than the replicate interval, which is why replicates, not seeds or test images, "
+       "decide.\n\n"
+       "Published work on this question reports small or no gains from GAN augmentation at moderate data sizes "
+       "and often none over a count-matched control (README, *References*)."),
 ]
 
 

@@ -78,22 +78,13 @@ def _study(a: argparse.Namespace) -> int:
     import dataclasses
 
     from xraygan.paths import results_dir, runs_dir
-    from xraygan.study.run import load_results, run_study, write_tables
+    from xraygan.study.run import run_study
 
     res = str(a.results or results_dir(a.preset))
-    if a.tables_only:
-        df = load_results(res)
-        write_tables(df, res)
-        out = {"tables": res}
-        if df.fraction.nunique() > 1:  # the learning curve with every condition placed on it
-            from xraygan.paths import figures_dir, shown
-            from xraygan.study.figures import plot_learning_curve
-            from xraygan.study.protocol import PROTOCOL
+    if a.tables_only:  # tables, ANSWER.md, report figures and (--readme) the README's answer block
+        from xraygan.study.report import write_report
 
-            name = f"04_learning_curve_{a.preset}"
-            plot_learning_curve(df, PROTOCOL.endpoint, name)
-            out["figure"] = str(shown(figures_dir() / f"{name}.png"))
-        print(json.dumps(out))
+        print(json.dumps(write_report(res, a.preset, readme=a.readme)))
         return 0
     exp = _experiment(a, data=_data_cfg(a))
     st = exp.study.with_fractions(tuple(a.fractions)) if a.fractions else exp.study
@@ -191,7 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--runs", default=None, help="GAN run folder (default XRAYGAN_RUNS/<preset>, else runs/<preset>)")
     s.add_argument("--device", default=None)
-    s.add_argument("--tables-only", action="store_true", help="rewrite the summary tables from runs.jsonl only")
+    s.add_argument(
+        "--tables-only",
+        action="store_true",
+        help="rewrite the tables, ANSWER.md and the report figures from runs.jsonl only (no training)",
+    )
+    s.add_argument(
+        "--readme", default=None, help="with --tables-only: also rewrite this README's answer block of the preset"
+    )
     s.set_defaults(func=_study)
 
     r = sub.add_parser("review", help="judge synthetic images against real ones; prints JSON")

@@ -171,3 +171,52 @@ def plot_learning_curve(df: pd.DataFrame, endpoint: str, name: str = "04_learnin
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     return save(fig, name)
+
+
+VERDICT_COLOURS = {"helps": "tab:green", "unresolved": "tab:grey"}  # "does not reach +goal": tab:red
+
+
+def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> Figure:
+    """The protocol's comparisons as a forest plot: per fraction and condition, the endpoint's paired gain
+    over its reference (filled) and over its count-matched control (hollow) with replicate-level 95 % CIs,
+    the band of ±goal points shaded, and the verdict of the rule written beside each row."""
+    v = verdict.sort_values(["fraction", "condition"], ascending=[False, True]).reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(v) + 1.6), layout="constrained")
+    ax.axvspan(-protocol.goal, protocol.goal, color="0.92", zorder=0, label=f"±{protocol.goal:g} points")
+    ax.axvline(0, color="k", lw=0.8)
+    for i, r in v.iterrows():
+        col = VERDICT_COLOURS.get(r.verdict, "tab:red")
+        y = len(v) - 1 - i
+        ax.errorbar(
+            r["vs baseline"],
+            y + 0.12,
+            xerr=[[r["vs baseline"] - r["vs baseline low"]], [r["vs baseline high"] - r["vs baseline"]]],
+            fmt="o",
+            color=col,
+            ms=5,
+            capsize=2,
+        )
+        if "vs control" in r and not np.isnan(r["vs control"]):
+            ax.errorbar(
+                r["vs control"],
+                y - 0.18,
+                xerr=[[r["vs control"] - r["vs control low"]], [r["vs control high"] - r["vs control"]]],
+                fmt="o",
+                mfc="white",
+                color=col,
+                ms=5,
+                capsize=2,
+            )
+        ax.annotate(r.verdict, (1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8, color=col)
+    ax.set_yticks(range(len(v)))
+    ax.set_yticklabels([f"{f:.0%}  {c} vs {ref}" for f, c, ref in zip(v.fraction, v.condition, v.reference)][::-1])
+    ax.tick_params(axis="y", labelsize=8)
+    label = protocol.endpoint.replace("test_", "test ").replace("_", " ").replace("@t", " at the validation threshold")
+    ax.set_xlabel(f"paired gain in {label} (points)")
+    ax.set_title(
+        "filled: against the reference; hollow: against the count-matched control; 95 % CI over replicates",
+        fontsize=9,
+    )
+    ax.legend(loc="lower right", fontsize=8)
+    ax.grid(axis="x", alpha=0.3)
+    return save(fig, name)

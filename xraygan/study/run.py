@@ -57,6 +57,13 @@ def cell_key(fraction: float, condition: str, seed: int) -> str:
     return f"{fraction:g}|{condition}|{seed}"
 
 
+def planned_cells(exp: Experiment) -> list[Cell]:
+    """Every model of the grid: each fraction x seed x condition, then the baseline at the curve fractions."""
+    st = exp.study
+    planned = [Cell(f, c, s) for f in st.fractions for s in range(st.seeds_at(f)) for c in st.conditions]
+    return planned + [Cell(f, "baseline", s) for f in st.curve_fractions for s in range(st.seeds_at(f))]
+
+
 def subsets_at(exp: Experiment, fraction: float) -> int:
     """Replicates at a fraction: training subsets below 100 % (each with its own GANs); at 100 % the one full
     split with `replicates_full` independently seeded GAN sets."""
@@ -111,6 +118,10 @@ def replicate_major(exp: Experiment, cells: list[Cell]) -> list[tuple[float, int
     return [(f, r, groups[(r, f)]) for r, f in keys]
 
 
+def _needs_gans(cells: list[Cell]) -> bool:
+    return any(parse_condition(c.condition).gan for c in cells)
+
+
 def prepare_gans(
     exp: Experiment,
     splits: Splits,
@@ -149,13 +160,17 @@ def prepare_gans(
                 export_synthetic(sources[kind], n, out, seed=s, device=device, pngs=False)
 
 
-def gan_steps_left(exp: Experiment, splits: Splits, runs: Path) -> dict[str, int]:
+def gan_steps_left(
+    exp: Experiment, splits: Splits, runs: Path, jobs: list[tuple[float, int]] | None = None
+) -> dict[str, int]:
     """GAN steps still to train, per config name ("gan": the full split, "gan_subset": fractions below 1),
-    from the step each run folder's log has reached."""
+    from the step each run folder's log has reached; over the given (fraction, subset) pairs (default: all)."""
     kinds = needed_gans(exp)
     left = {"gan": 0, "gan_subset": 0}
-    for f in exp.study.fractions:
-        for s in range(subsets_at(exp, f)):
+    if jobs is None:
+        jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
+    if kinds:
+        for f, s in jobs:
             root = subset_gan_dir(exp, fraction_subset(splits.train, f, s), runs, f, s)
             folders = [root / c for c in CLASSES] if "dcgan" in kinds else []
             folders += [root / "conditional"] if "cgan" in kinds else []
@@ -356,8 +371,7 @@ def run_study(
         store.write_text("".join(json.dumps(r) + "\n" for r in finished))
     done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
     st = exp.study
-    planned = [Cell(f, c, s) for f in st.fractions for s in range(st.seeds_at(f)) for c in st.conditions]
-    planned += [Cell(f, "baseline", s) for f in st.curve_fractions for s in range(st.seeds_at(f))]
+    planned = planned_cells(exp)
     cells = [cell for cell in planned if cell.key not in done]
     counts: dict[tuple[float, str], int] = {}
     for cell in planned:
@@ -370,7 +384,11 @@ def run_study(
         write_progress(results / "PROGRESS.md", progress_table(pd.DataFrame(kept), counts), note)
 
     if estimate if estimate is not None else progress:
-        left = gan_steps_left(exp, splits, runs)
+        # serially only the replicates with models left train GANs; with workers, every GAN is made first
+        pending = (
+            None if st.workers > 1 else [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
+        )
+        left = gan_steps_left(exp, splits, runs, pending)
         if left or cells:
             rates = measure_rates(exp, splits.train, splits.val, device, gans=bool(left))
             secs = estimate_seconds(left, len(cells) * exp.classifier.steps, rates)
@@ -400,7 +418,7 @@ def run_study(
         else:
             pools: dict = {}
             for f, r, group in replicate_major(exp, cells):
-                if any(parse_condition(c.condition).gan for c in group):
+                if _needs_gans(group):
                     bar.set_postfix_str(f"GANs of replicate {r} at {f:g}")
                     prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)])
                 for cell in group:
@@ -426,35 +444,21 @@ def read_test_split(results: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def write_tables(df: pd.DataFrame, results: str | Path) -> None:
-    """runs.csv (one row per model), summary.csv, paired.csv, answer.csv, verdict.csv (the protocol's
-    endpoint and decision rule, replicate-level intervals, and test-set intervals where the test split's
-    patients are known), learning_curve.csv and exchange.csv beside the figures."""
-    from xraygan.study.analysis import (
-        answer_table,
-        exchange_table,
-        learning_curve,
-        paired_table,
-        summary_table,
-        verdict_table,
-    )
-    from xraygan.study.protocol import PROTOCOL
+def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
+    """runs.csv (one row per model) and the tables of analysis.compute_tables beside it: summary.csv,
+    paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv; returns the tables."""
+    from xraygan.study.analysis import answer_table, compute_tables
 
     results = Path(results)
     df.drop(columns=["test_probs", "test_logits"], errors="ignore").to_csv(results / "runs.csv", index=False)
-    summary_table(df).round(3).to_csv(results / "summary.csv", index=False)
-    paired = paired_table(df)
-    paired.round(4).to_csv(results / "paired.csv", index=False)
-    if len(paired):
-        answer_table(paired).to_csv(results / "answer.csv", index=False)
-    verdicts = verdict_table(df, PROTOCOL, read_test_split(results))
-    if len(verdicts):
-        verdicts.round(4).to_csv(results / "verdict.csv", index=False)
-    if df.fraction.nunique() > 1:
-        learning_curve(df, PROTOCOL.endpoint).round(3).to_csv(results / "learning_curve.csv", index=False)
-        exchange = exchange_table(df, PROTOCOL)
-        if len(exchange):
-            exchange.round(1).to_csv(results / "exchange.csv", index=False)
+    tables = compute_tables(df, read_test_split(results))
+    digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4, "exchange": 1}
+    for name, t in tables.items():
+        if len(t) or name in ("summary", "paired"):
+            t.round(digits[name]).to_csv(results / f"{name}.csv", index=False)
+    if len(tables["paired"]):
+        answer_table(tables["paired"]).to_csv(results / "answer.csv", index=False)
+    return tables
 
 
 def load_results(results: str | Path) -> pd.DataFrame:

@@ -1,0 +1,90 @@
+"""The answer text comes from the results files only: ANSWER.md and the README's answer blocks are generated,
+the tables regenerate bit for bit from runs.jsonl, and a README block that drifts from its files fails."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from xraygan.study.analysis import compute_tables
+from xraygan.study.report import answer_markdown, interval, readme_block, signed, update_readme, write_report
+from xraygan.study.run import load_results, read_test_split
+
+ROOT = Path(__file__).resolve().parents[1]
+PILOT = ROOT / "results" / "pilot"
+
+
+def test_numbers_are_formatted_with_signs_and_missing_ends() -> None:
+    assert signed(1.234) == "+1.2" and signed(-0.25) == "\u22120.2" and signed(float("inf")) == "+∞"
+    assert signed(float("nan")) == "—"
+    assert interval(2.0, -1.0, 5.04) == "+2.0 [\u22121.0, +5.0]"
+    assert interval(81.0, 79.25, 82.75, sign=False) == "81.0 [79.2, 82.8]"
+    assert interval(-1.0, float("nan"), float("nan")) == "\u22121.0, no interval"
+
+
+def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path, monkeypatch) -> None:
+    res = tmp_path / "pilot"
+    res.mkdir()
+    for f in ("runs.jsonl", "config.json", "test_split.json"):
+        shutil.copy(PILOT / f, res / f)
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path / "figures"))
+    out = write_report(res, "pilot")
+    for f in ("verdict.csv", "learning_curve.csv", "exchange.csv", "summary.csv", "paired.csv"):
+        assert (res / f).read_bytes() == (PILOT / f).read_bytes(), f  # the analysis reproduces the commit
+    assert len(out["figures"]) == 2 and all((tmp_path / "figures" / Path(p).name).exists() for p in out["figures"])
+    text = (res / "ANSWER.md").read_text()
+    verdict = pd.read_csv(PILOT / "verdict.csv")
+    assert "27 of 27 models" in text and "partial" not in text
+    for _, r in verdict.iterrows():  # every comparison's row quotes its numbers from verdict.csv
+        cells = (ln.split("|") for ln in text.splitlines() if ln.startswith(f"| {r.fraction * 100:g} % |"))
+        line = "|".join(next(c for c in cells if c[2].strip(" *") == r.condition))
+        assert interval(r["vs baseline"], r["vs baseline low"], r["vs baseline high"]) in line
+        assert r.verdict in line
+    curve = pd.read_csv(PILOT / "learning_curve.csv")
+    assert interval(curve["mean"][0], curve.low[0], curve.high[0], sign=False) in text
+
+
+def test_a_partial_grid_says_so_and_a_changed_row_changes_the_answer(tmp_path: Path) -> None:
+    df = load_results(PILOT)
+    tables = compute_tables(df, read_test_split(PILOT))
+    full = answer_markdown(df, tables, "pilot", planned=27)
+    assert "partial" in answer_markdown(df, tables, "pilot", planned=40)
+    worse = df.copy()
+    hit = (worse.condition == "dcgan_100") & (worse.fraction == 0.1)
+    worse.loc[hit, "test_accuracy@t"] -= 0.05  # five points lower in every replicate
+    changed = answer_markdown(worse, compute_tables(worse, None), "pilot", planned=27)
+    assert changed != full
+    before = re.search(r"\| 10 % \| dcgan_100 \| baseline \| (\S+)", full).group(1)
+    after = re.search(r"\| 10 % \| dcgan_100 \| baseline \| (\S+)", changed).group(1)
+    assert float(after.replace("\u2212", "-")) == pytest.approx(float(before.replace("\u2212", "-")) - 5, abs=0.11)
+
+
+def test_readme_block_is_replaced_between_its_markers_only(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# title\n\nbefore\n")
+    with pytest.raises(ValueError, match=r"(?s)README.md has no answer block for preset 'pilot'.*answer:pilot begin"):
+        update_readme(readme, "pilot", "x\n")
+    begin = "<!-- answer:pilot begin; written by `python -m xraygan study --preset pilot --tables-only --readme "
+    readme.write_text(f"# title\n\n{begin}README.md`, do not edit -->\nold\n<!-- answer:pilot end -->\nafter\n")
+    update_readme(readme, "pilot", "new | 1.0\n")
+    body = readme.read_text()
+    assert "old" not in body and body.startswith("# title\n\n") and body.endswith("<!-- answer:pilot end -->\nafter\n")
+    assert readme_block(readme, "pilot") == "new | 1.0\n" and readme_block(readme, "paper") is None
+
+
+def test_committed_readme_blocks_match_their_results() -> None:
+    """Each generated block of the README equals what its committed results give: nobody typed its numbers."""
+    readme = ROOT / "README.md"
+    presets = re.findall(r"<!-- answer:(\w+) begin", readme.read_text())
+    assert presets, "the README has no generated answer block"
+    for preset in presets:
+        res = ROOT / "results" / preset
+        df = load_results(res)
+        from xraygan.study.report import planned_models
+
+        tables = compute_tables(df, read_test_split(res))
+        assert readme_block(readme, preset) == answer_markdown(df, tables, preset, planned_models(res)), preset

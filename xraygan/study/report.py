@@ -1,0 +1,199 @@
+"""The study's answer as text, from the committed results files only: ANSWER.md in the results folder, the same
+block in the README between two markers, and the report figures. `python -m xraygan study --preset P
+--tables-only --readme README.md` regenerates all of it, so no number in the answer is typed by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from xraygan.experiment import Experiment
+from xraygan.study.conditions import parse_condition
+from xraygan.study.protocol import PROTOCOL, Protocol
+
+MINUS = "\u2212"
+
+
+def signed(x: float, digits: int = 1) -> str:
+    """+1.2 / −0.3 (a typographic minus), ∞ for infinities, — for a missing number."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if math.isinf(x):
+        return "+∞" if x > 0 else f"{MINUS}∞"
+    return f"{x:+.{digits}f}".replace("-", MINUS)
+
+
+def interval(mean: float, low: float, high: float, digits: int = 1, sign: bool = True) -> str:
+    """'+1.2 [−0.3, +2.5]'; without `sign`, '81.0 [79.2, 82.8]'; no interval when either end is missing."""
+    f = (lambda v: signed(v, digits)) if sign else (lambda v: "—" if math.isnan(v) else f"{v:.{digits}f}")
+    if math.isnan(low) or math.isnan(high):
+        return f"{f(mean)}, no interval"
+    return f"{f(mean)} [{f(low)}, {f(high)}]"
+
+
+def endpoint_label(endpoint: str) -> str:
+    return {
+        "test_accuracy@t": "test accuracy at the validation-chosen threshold",
+        "test_balanced_accuracy@t": "test balanced accuracy at the validation-chosen threshold",
+        "test_accuracy": "test accuracy at 0.5",
+        "test_balanced_accuracy": "test balanced accuracy at 0.5",
+        "test_auc": "test AUC",
+    }[endpoint]
+
+
+def planned_models(results: Path) -> int | None:
+    """How many models the grid of a results folder plans (from its config.json), None if unknown."""
+    from xraygan.study.run import planned_cells
+
+    cfg = Path(results) / "config.json"
+    if not cfg.exists():
+        return None
+    return len(planned_cells(Experiment.from_dict(json.loads(cfg.read_text())["experiment"])))
+
+
+def _curve_table(curves: dict[str, pd.DataFrame]) -> list[str]:
+    """Markdown rows of the baseline's learning curve: one column per fraction, one row per metric."""
+    first = next(iter(curves.values()))
+    head = " | ".join(f"{n:.0f} ({f * 100:g} %)" for n, f in zip(first.n_real, first.fraction))
+    lines = [f"| real training images | {head} |", "|---" * (len(first) + 1) + "|"]
+    for label, d in curves.items():
+        digits = 3 if "AUC" in label else 1
+        cells = " | ".join(interval(m, lo, hi, digits, sign=False) for m, lo, hi in zip(d["mean"], d.low, d.high))
+        lines.append(f"| {label} | {cells} |")
+    lines.append("| replicates (seeds where one) | " + " | ".join(str(int(r)) for r in first.replicates) + " |")
+    return lines
+
+
+def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
+    if ex is None or not len(ex):
+        return "—"
+    row = ex[(ex.fraction == fraction) & (ex.condition == condition)]
+    if not len(row):
+        return "—"
+    r = row.iloc[0]
+    value = r["real images per 1000 added"]
+    text = f"{signed(value, 0)} [{signed(r.low, 0)}, {signed(r.high, 0)}]"
+    return text if r.reading == "on the curve" else f"{text}, {r.reading}"
+
+
+def answer_markdown(
+    df: pd.DataFrame, tables: dict[str, pd.DataFrame], preset: str, planned: int | None, protocol: Protocol = PROTOCOL
+) -> str:
+    """The answer block: how much of the grid is done, the baseline's learning curve, and per fraction and
+    condition the paired gain of the protocol's endpoint with its intervals, the verdict and the exchange
+    rate. Every number comes from `df` (runs.jsonl) and the tables computed from it."""
+    done = len(df)
+    status = f"{done} models" if not planned else f"{done} of {planned} models"
+    if planned and done < planned:
+        status += "; partial: the run goes on, `PROGRESS.md` says what is left"
+    end = endpoint_label(protocol.endpoint)
+    out = [
+        f"**`{preset}` grid** (`results/{preset}/`; {status}). Endpoint: {end}, in points; intervals are 95 % "
+        "over replicates (a training subset with its own GANs; over seeds on the full split where it has one "
+        "GAN set), as the protocol fixes.",
+        "",
+    ]
+    curves = {f"{end} (%)": tables.get("learning_curve"), "test AUC": tables.get("learning_curve_auc")}
+    curves = {k: v for k, v in curves.items() if v is not None and len(v)}
+    if curves:
+        out += ["Baseline (real images only) against the number of real training images:", ""]
+        out += _curve_table(curves)
+        out.append("")
+    verdict = tables.get("verdict")
+    if verdict is not None and len(verdict):
+        out += [
+            "Paired gains (same seed, same real images) and the protocol's verdict. *Controls in italics*; "
+            "`dup_real_100` against the baseline is a null (it shows the size of seed noise). The test-set "
+            "interval resamples test patients (the test split's own sampling error). The exchange rate is "
+            "the real images the baseline would need for the same score, per 1,000 added images, read off "
+            "its learning curve:",
+            "",
+            "| fraction | condition | compared with | gain (replicates) | test-set interval | gain over the "
+            "count-matched control (replicates) | verdict | real images worth 1,000 added |",
+            "|---:|---|---|---|---|---|---|---|",
+        ]
+        for _, r in verdict.iterrows():
+            c = r.condition
+            name = f"*{c}*" if parse_condition(c).kind in ("dup_real", "classic_aug", "class_weighted") else c
+            vs_ref = interval(r["vs baseline"], r["vs baseline low"], r["vs baseline high"])
+            vs_ref += f" ({int(r['vs baseline replicates'])})"
+            test_iv = (
+                f"[{signed(r['vs baseline test-set low'])}, {signed(r['vs baseline test-set high'])}]"
+                if "vs baseline test-set low" in r and not math.isnan(r["vs baseline test-set low"])
+                else "—"
+            )
+            vs_ctl = (
+                interval(r["vs control"], r["vs control low"], r["vs control high"])
+                + f" ({int(r['vs control replicates'])})"
+                if "vs control" in r and not math.isnan(r["vs control"])
+                else "—"
+            )
+            out.append(
+                f"| {r.fraction * 100:g} % | {name} | {r.reference} | {vs_ref} | {test_iv} | {vs_ctl} | {r.verdict} | "
+                f"{_exchange_cell(tables.get('exchange'), r.fraction, c)} |"
+            )
+        out.append("")
+        counts = verdict.verdict.value_counts()
+        out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _markers(preset: str) -> tuple[str, str]:
+    cmd = f"python -m xraygan study --preset {preset} --tables-only --readme README.md"
+    return f"<!-- answer:{preset} begin; written by `{cmd}`, do not edit -->", f"<!-- answer:{preset} end -->"
+
+
+def update_readme(readme: str | Path, preset: str, text: str) -> None:
+    """Replace the README's answer block of `preset` (between its two markers) with `text`."""
+    readme = Path(readme)
+    begin, end = _markers(preset)
+    body = readme.read_text()
+    if begin not in body or end not in body or body.index(begin) > body.index(end):
+        raise ValueError(
+            f"{readme.name} has no answer block for preset '{preset}': put these two lines where the answer "
+            f"belongs, then run the command again:\n{begin}\n{end}"
+        )
+    head, rest = body.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{text}{end}{tail}")
+
+
+def readme_block(readme: str | Path, preset: str) -> str | None:
+    """The text of the README's answer block of `preset`, None when it has none."""
+    begin, end = _markers(preset)
+    body = Path(readme).read_text()
+    if begin not in body or end not in body:
+        return None
+    return body.split(begin, 1)[1].split(end, 1)[0].removeprefix("\n")
+
+
+def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
+    """From runs.jsonl only: the tables (write_tables), ANSWER.md, the report figures (learning curve with the
+    conditions on it; paired gains with the protocol's band) and, given `readme`, its answer block."""
+    from xraygan.paths import figures_dir, shown
+    from xraygan.study.run import load_results, write_tables
+
+    results = Path(results)
+    df = load_results(results)
+    tables = write_tables(df, results)
+    text = answer_markdown(df, tables, preset, planned_models(results))
+    (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
+    out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
+    if figures:
+        from xraygan.study.figures import plot_learning_curve, plot_verdict
+
+        names = []
+        if df.fraction.nunique() > 1:
+            plot_learning_curve(df, PROTOCOL.endpoint, f"04_learning_curve_{preset}")
+            names.append(f"04_learning_curve_{preset}")
+        if len(tables.get("verdict", [])):
+            plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{preset}")
+            names.append(f"04_verdict_{preset}")
+        out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
+    if readme is not None:
+        update_readme(readme, preset, text)
+        out["readme"] = str(shown(readme))
+    return out
