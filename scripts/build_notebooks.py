@@ -236,7 +236,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "import xraygan\nimport xraygan.study.figures as study_figures\nfrom xraygan import build_experiment\n"
             "from xraygan.config import DataConfig\nfrom xraygan.paths import results_dir, runs_dir\n"
             "from IPython.display import Markdown\nfrom xraygan.study import analysis, report\n"
-            "from xraygan.study.protocol import PROTOCOL\n"
+            "from xraygan.study.attention import attention_maps\nfrom xraygan.study.protocol import PROTOCOL\n"
             "from xraygan.study.run import load_results, read_test_split, run_study"),
     code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
          "REPORT = os.environ.get('XRAYGAN_REPORT', 'paper')  # the committed grid shown in the report part below\n"
@@ -250,6 +250,15 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     md("This preset's paired gains over the baseline and over the duplicate-real control (mean and 95 % CI over "
        "paired seeds). With a handful of seeds the intervals are wide; the committed grid below is the evidence."),
     code("study_figures.plot_gains(analysis.paired_table(df_run), 'test_balanced_accuracy', f'04_gains_{PRESET}');"),
+    md("## Where the classifier looks, with and without synthetic images\nGrad-CAM averaged over the test split, "
+       "per class, each image explained for its own class, for the seed-0 classifiers of the baseline and of the "
+       "first GAN condition at this preset's largest fraction, retrained exactly as the study trains them "
+       "(their scores are in the tables above; here the test images are only drawn). The last row is the "
+       "difference: red where the classifier with synthetic images looks more. Attention on the clavicles, "
+       "the shoulders or the image border rather than the lung fields would be a shortcut."),
+    code("splits = xraygan.load_splits(exp.data)\n"
+         "maps = attention_maps(exp, splits, runs_dir(PRESET), max(exp.study.fractions))\n"
+         "study_figures.plot_attention(maps, splits.test, f'04_attention_{PRESET}');"),
     md("## The report: the protocol's grid\nThe rest of this notebook reads the committed results of the `REPORT` "
        "preset, by default `paper`: the grid the README's *Protocol* section was written for, run on 2 CPU cores "
        "(`results/paper/COMMAND.md`). At 10 % of the training split each replicate is its own stratified subset "
@@ -273,7 +282,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "does not use more data, and the exchange rate (`exchange.csv`: how many real images 1,000 added images "
        "are worth) cannot be read off it."),
     code("if df.fraction.nunique() > 1:\n"
-         "    study_figures.plot_learning_curve(df, PROTOCOL.endpoint, f'04_learning_curve_{shown}');"),
+         "    study_figures.plot_learning_curve(df, PROTOCOL.endpoint, f'04_learning_curve_{shown}')"),
     md("## The verdict by the protocol\nThe protocol (README, *Protocol*; `xraygan/study/protocol.py`) fixes the "
        "primary endpoint, test accuracy at the validation-chosen threshold, and the rule: **helps** needs a mean "
        "gain of at least +3 points with the interval's low end above 0 against the baseline *and* against the "
@@ -282,7 +291,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "classifier seeds that share one GAN. In the figure the grey band is ±3 points: an interval inside it "
        "rules out a 3-point gain; one that crosses it leaves the question open."),
     code("if len(tables['verdict']):\n"
-         "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}');"),
+         "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}')"),
     code("tables['verdict'].round(2)"),
     md("## The exchange rate\nFor each condition that adds images: the real images the baseline would need to "
        "score as it does, minus the real images it had, per 1,000 added images (a replicate bootstrap gives the "
@@ -300,7 +309,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     md("ROC curves (every seed) and confusion matrices (averaged over seeds, at the validation-chosen threshold) "
        "for the main comparison at the smallest fraction with GAN images: baseline, duplicate-real control, "
        "per-class DCGAN."),
-    code("y_test = xraygan.load_splits(exp.data).test.labels.numpy()\n"
+    code("y_test = splits.test.labels.numpy()\n"
          "main = [c for c in ('baseline', 'dup_real_100', 'dcgan_100') if c in set(df.condition)]\n"
          "f0 = min(df[df.condition.isin(main[1:])].fraction, default=min(df.fraction))\n"
          "study_figures.plot_roc_confusion(df, y_test, f0, main, f'04_roc_confusion_{shown}');"),

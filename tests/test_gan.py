@@ -274,3 +274,19 @@ def test_checkpoint_from_before_a_new_field_resumes_with_its_default(toy, tmp_pa
     atomic_save(st, run / "checkpoint.pt")
     train_gan(TINY, toy, run, class_label=0, progress=False)  # resumes: the missing fields are the defaults
     assert load_checkpoint(run / "checkpoint.pt")["step"] == TINY.steps
+
+
+def test_run_folders_made_before_the_later_options_keep_their_key() -> None:
+    """A config that uses none of the options added later (mbstd, SN, R1) is keyed as before they existed, so
+    its folders are found again; one that uses any of them names them all; different recipes never share."""
+    from xraygan.gan.runs import run_key
+
+    train = phantom_set(8, 64, seed=0)
+    plain, mbstd = run_key(GANConfig(), train, 1.0, 0), run_key(GANConfig(mbstd=True), train, 1.0, 0)
+    assert not {"mbstd", "spectral_norm", "r1_gamma", "r1_every"} & set(plain["gan"])
+    assert mbstd["gan"]["mbstd"] is True and mbstd["gan"]["r1_gamma"] == 0.0 and mbstd["gan"]["spectral_norm"] is False
+    keys = {
+        json.dumps(run_key(GANConfig(**o), train, 1.0, 0), sort_keys=True)
+        for o in ({}, {"mbstd": True}, {"spectral_norm": True}, {"r1_gamma": 1.0}, {"r1_every": 8, "r1_gamma": 1.0})
+    }
+    assert len(keys) == 5

@@ -218,3 +218,26 @@ def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> No
     order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]
     assert order == [(0, 0.5)] * 2 + [(0, 1.0)] * 4 + [(0, 0.25)] + [(1, 0.5)] * 2 + [(1, 0.25)]
     assert len(df) == 10 and set(df.test_reads) == {1}
+
+
+def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path, monkeypatch) -> None:
+    from xraygan.config import DataConfig
+    from xraygan.data import load_splits
+    from xraygan.study.attention import attention_maps
+    from xraygan.study.figures import plot_attention
+
+    exp = build_experiment(
+        "smoke",
+        data=DataConfig(source="phantom", phantom_per_class=24),
+        study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")},
+    )
+    splits = load_splits(exp.data, progress=False)
+    maps = attention_maps(exp, splits, tmp_path / "runs", 0.5, ("baseline", "dcgan_50"), device="cpu")
+    assert list(maps) == ["baseline", "dcgan_50"] and all(set(m) == {0, 1} for m in maps.values())
+    for m in maps.values():
+        assert all(v.shape == splits.test.images.shape[-2:] and 0 <= v.min() and v.max() <= 1 for v in m.values())
+    assert not torch.equal(maps["baseline"][1], maps["dcgan_50"][1])  # two different classifiers
+    assert len(list((tmp_path / "runs" / "gan").iterdir())) == 1  # the replicate's GANs, trained once
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path))
+    fig = plot_attention(maps, splits.test, "04_attention_test")
+    assert len(fig.axes) >= 6

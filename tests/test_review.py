@@ -15,7 +15,7 @@ from xraygan.cli import main
 from xraygan.models import Discriminator, SimpleCNN
 from xraygan.review.core import ReviewInputError, load_synthetic_folder
 from xraygan.review.distances import frechet_distance, kid, memorisation, prdc
-from xraygan.review.explain import discriminator_maps, grad_cam
+from xraygan.review.explain import discriminator_maps, grad_cam, mean_grad_cam
 
 
 def test_identical_sets_have_zero_distance() -> None:
@@ -67,6 +67,13 @@ def test_grad_cam_finds_the_planted_evidence() -> None:
     assert cam.shape == (8, 64, 64)
     inside, outside = cam[:, :32, :32].mean(), cam[:, 32:, 32:].mean()
     assert inside > 3 * outside
+    # averaged over a class, in batches, from uint8 images: the mean of the per-image maps, still on the square
+    u8 = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    means = mean_grad_cam(model, u8, y, batch_size=24)
+    assert set(means) == {0, 1} and means[1].shape == (64, 64)
+    each = grad_cam(model, (u8[y == 1].float() / 127.5 - 1), torch.ones(64, dtype=torch.long))
+    assert torch.allclose(means[1], each.mean(0), atol=1e-5)
+    assert means[1][:32, :32].mean() > 3 * means[1][32:, 32:].mean()
     maps, ch = discriminator_maps(Discriminator(8), x[:3], block=1, top=2)
     assert maps.shape == (3, 2, 16, 16) and len(ch) == 2
 
@@ -99,8 +106,13 @@ def test_review_numbers_separate_copies_from_noise(tmp_path: Path) -> None:
     splits = load_splits(DataConfig(root=root), progress=False)
     clf = ClassifierConfig(width=4, steps=40, batch_size=16, eval_every=20)
     copies = splits.train.subset(range(0, len(splits.train), 2), "copies")
-    noise = ImageSet(torch.randint(0, 256, copies.images.shape, dtype=torch.uint8), copies.labels,
-                     copies.patients, copies.sources, "noise")
+    noise = ImageSet(
+        torch.randint(0, 256, copies.images.shape, dtype=torch.uint8),
+        copies.labels,
+        copies.patients,
+        copies.sources,
+        "noise",
+    )
     res_c = review(splits, copies, tmp_path / "rc", clf, device="cpu", n_max=40)
     res_n = review(splits, noise, tmp_path / "rn", clf, device="cpu", n_max=40)
     assert res_c.memorisation["pixel_l2"]["flagged_share"] == 1.0
@@ -139,6 +151,7 @@ def test_review_command_end_to_end(tmp_path: Path, kaggle_dir: Path, capsys) -> 
     assert out == saved.headline() | {"json": str(syn / "review" / "review.json")}  # what it printed, it wrote
     # the same review, also written to a results folder (what notebook 03 does for results/<preset>/)
     splits = load_splits(DataConfig(root=kaggle_dir), progress=False)
-    review(splits, load_synthetic_folder(syn), syn / "review", build_experiment("smoke").classifier,
-           also_to=tmp_path / "r")
+    review(
+        splits, load_synthetic_folder(syn), syn / "review", build_experiment("smoke").classifier, also_to=tmp_path / "r"
+    )
     assert (tmp_path / "r" / "review.json").read_text() == (syn / "review" / "review.json").read_text()

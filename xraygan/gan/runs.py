@@ -20,10 +20,18 @@ MODES = ("per_class", "conditional")
 _NOT_IN_KEY = ("sample_every", "ckpt_every")  # decide only when files are written, not what is learned
 
 
+# Options added after run folders were first keyed, at the values that reproduce the recipe before them. A
+# config that uses none of them is keyed as before they existed, so its folders (same weights) are found again.
+_LATER_OPTIONS = {"mbstd": False, "spectral_norm": False, "r1_gamma": 0.0, "r1_every": 16}
+
+
 def run_key(cfg: GANConfig, train: ImageSet, fraction: float, subset: int) -> dict:
     """What makes a GAN set: every weight-shaping GAN setting and the exact training images."""
+    gan = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_IN_KEY}
+    if all(gan[k] == v for k, v in _LATER_OPTIONS.items()):
+        gan = {k: v for k, v in gan.items() if k not in _LATER_OPTIONS}
     return {
-        "gan": {k: v for k, v in to_dict(cfg).items() if k not in _NOT_IN_KEY},
+        "gan": gan,
         "train_fingerprint": train.fingerprint(),
         "n_train": len(train),
         "fraction": fraction,

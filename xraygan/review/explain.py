@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from xraygan.data.imageset import to_unit
 from xraygan.models import Discriminator, SimpleCNN
 
 
@@ -28,6 +29,22 @@ def grad_cam(model: SimpleCNN, x: torch.Tensor, target: torch.Tensor) -> torch.T
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
     peak = cam.flatten(1).max(1).values.clamp(min=1e-12).view(-1, 1, 1)
     return (cam / peak).detach().clamp(0, 1)
+
+
+def mean_grad_cam(
+    model: SimpleCNN, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 128
+) -> dict[int, torch.Tensor]:
+    """Per class, the Grad-CAM map averaged over all its images, each explained for its own class: where the
+    classifier looks on average (H, W), in [0, 1] per image before averaging. `images` uint8 (N, 1, H, W)."""
+    dev = next(model.parameters()).device
+    sums: dict[int, torch.Tensor] = {}
+    for i in range(0, len(images), batch_size):
+        x = to_unit(images[i : i + batch_size]).to(dev)
+        y = labels[i : i + batch_size]
+        cam = grad_cam(model, x, y).cpu()
+        for c in y.unique().tolist():
+            sums[c] = sums.get(c, 0) + cam[y == c].sum(0)
+    return {c: sums[c] / int((labels == c).sum()) for c in sorted(sums)}
 
 
 @torch.no_grad()

@@ -7,10 +7,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from sklearn.metrics import roc_curve
 
+from xraygan.data import ImageSet
 from xraygan.figures import save
 from xraygan.info import CLASSES
 from xraygan.study.analysis import probabilities_on_test, summary_table
@@ -219,4 +221,33 @@ def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> F
     )
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
+    return save(fig, name)
+
+
+def plot_attention(maps: dict[str, dict[int, torch.Tensor]], images: ImageSet, name: str = "04_attention") -> Figure:
+    """Mean Grad-CAM per class (columns) for each condition (rows) over the mean image of that class, and a
+    last row with the difference of the last condition minus the first (red: looks there more)."""
+    conds = list(maps)
+    rows = len(conds) + (len(conds) > 1)
+    fig, axes = plt.subplots(rows, len(CLASSES), figsize=(3.2 * len(CLASSES), 3.0 * rows), squeeze=False)
+    for j, cls in enumerate(CLASSES):
+        pick = images.labels == j
+        mean_image = images.images[pick].float().mean(0)[0].numpy()
+        for i, c in enumerate(conds):
+            ax = axes[i, j]
+            ax.imshow(mean_image, cmap="gray")
+            ax.imshow(maps[c][j].numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            ax.set_title(f"{c}: {cls} ({int(pick.sum())} test images)", fontsize=9)
+        if len(conds) > 1:
+            diff = (maps[conds[-1]][j] - maps[conds[0]][j]).numpy()
+            lim = max(float(np.abs(diff).max()), 1e-6)
+            ax = axes[-1, j]
+            ax.imshow(mean_image, cmap="gray")
+            im = ax.imshow(diff, cmap="RdBu_r", alpha=0.6, vmin=-lim, vmax=lim)
+            ax.set_title(f"{conds[-1]} minus {conds[0]}: {cls}", fontsize=9)
+            fig.colorbar(im, ax=ax, fraction=0.046)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.suptitle("mean Grad-CAM over the test split, each image explained for its own class", fontsize=10)
+    fig.tight_layout()
     return save(fig, name)

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from xraygan.checkpoint import describe_diff, flat_diff
-from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
+from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, train_classifier
 from xraygan.config import GANConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
@@ -199,16 +199,16 @@ def build_training_set(
     return real, syn, {0: 0, 1: 0}  # pretrain: synthetic first, then the real images
 
 
-def run_cell(
+def train_cell(
     exp: Experiment,
     splits: Splits,
     runs: Path,
     cell: Cell,
     device: str | None = None,
     pools_cache: dict | None = None,
-) -> dict:
-    """Train one classifier for (fraction, condition, seed) and return its result row."""
-    t0 = time.time()
+) -> tuple[TrainedClassifier, dict]:
+    """Train the classifier of one (fraction, condition, seed) with the model selection of the study (no
+    test read); returns it and what the result row says about its training."""
     fraction, condition, seed = cell.fraction, cell.condition, cell.seed
     subset = seed % subsets_at(exp, fraction)
     real = fraction_subset(splits.train, fraction, subset)
@@ -231,9 +231,8 @@ def run_cell(
     pre_steps = int(cfg.steps * share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
     val = validation_at(exp, splits, fraction, subset)
     tc = train_classifier(cfg, train, val, device, pretrain=pre, pretrain_steps=pre_steps, progress=False)
-    test = GuardedTest(splits.test)
     scaled = {"n_val": len(val)} if exp.study.val_scaled else {}  # rows of unscaled studies keep their shape
-    return {
+    return tc, {
         **scaled,
         "preset": exp.preset,
         "fraction": fraction,
@@ -248,6 +247,23 @@ def run_cell(
         "best_step": tc.best_step,
         "threshold": tc.threshold,
         **tc.val,
+    }
+
+
+def run_cell(
+    exp: Experiment,
+    splits: Splits,
+    runs: Path,
+    cell: Cell,
+    device: str | None = None,
+    pools_cache: dict | None = None,
+) -> dict:
+    """Train one classifier for (fraction, condition, seed), read the test split once, return its result row."""
+    t0 = time.time()
+    tc, row = train_cell(exp, splits, runs, cell, device, pools_cache)
+    test = GuardedTest(splits.test)
+    return {
+        **row,
         **evaluate_test(tc, test, device),
         "test_reads": test.reads,
         "seconds": round(time.time() - t0, 2),
