@@ -203,7 +203,8 @@ def power_table(
     for m in metrics:
         sd = vs[f"{m} sd"].median()
         out[f"{m}: median paired SD"] = sd
-        out[f"{m}: seeds for {goal:g} points"] = sd.map(lambda s: seeds_needed(s, goal))
+        # NaN where a fraction has no spread yet (one pair per comparison)
+        out[f"{m}: seeds for {goal:g} points"] = sd.map(lambda s: seeds_needed(s, goal) if np.isfinite(s) else np.nan)
     return pd.DataFrame(out)
 
 
