@@ -88,7 +88,7 @@ def answer_markdown(
     done = len(df)
     status = f"{done} models" if not planned else f"{done} of {planned} models"
     if planned and done < planned:
-        status += "; partial: the run goes on, `PROGRESS.md` says what is left"
+        status += "; partial: `PROGRESS.md` lists the models still to train, and the same command resumes"
     end = endpoint_label(protocol.endpoint)
     out = [
         f"**`{preset}` grid** (`results/{preset}/`; {status}). Endpoint: {end}, in points; intervals are 95 % "

@@ -210,7 +210,7 @@ def train_cell(
     """Train the classifier of one (fraction, condition, seed) with the model selection of the study (no
     test read); returns it and what the result row says about its training."""
     fraction, condition, seed = cell.fraction, cell.condition, cell.seed
-    subset = seed % subsets_at(exp, fraction)
+    subset = replicate_of(exp, cell)
     real = fraction_subset(splits.train, fraction, subset)
     c = parse_condition(condition)
     pools: dict[str, ImageSet] = {}
