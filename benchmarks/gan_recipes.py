@@ -40,6 +40,8 @@ RECIPES: dict[str, tuple[str, dict]] = {
     # free to draw one exposure and one framing: keep only cutout, or no augmentation at all
     "cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout"}),
     "noaug_mbstd": ("per_class", {"mbstd": True, "diffaug": "off"}),
+    # PacGAN: D judges pairs of images, so near-copies are easy to tell from pairs of real chests
+    "pac2_cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 2}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }

@@ -253,7 +253,12 @@ def test_r1_penalty_is_the_squared_input_gradient() -> None:
 
 
 @pytest.mark.parametrize(
-    "fields", [{"mbstd": True, "r1_gamma": 0.5, "r1_every": 4}, {"spectral_norm": True, "loss": "hinge", "mbstd": True}]
+    "fields",
+    [
+        {"mbstd": True, "r1_gamma": 0.5, "r1_every": 4},
+        {"spectral_norm": True, "loss": "hinge", "mbstd": True},
+        {"mbstd": True, "pack": 2, "r1_gamma": 0.5, "r1_every": 4},
+    ],
 )
 def test_anti_collapse_recipes_train_and_resume_exactly(toy, tmp_path: Path, fields: dict) -> None:
     cfg = GANConfig(**{**TINY.__dict__, **fields})
@@ -283,10 +288,35 @@ def test_run_folders_made_before_the_later_options_keep_their_key() -> None:
 
     train = phantom_set(8, 64, seed=0)
     plain, mbstd = run_key(GANConfig(), train, 1.0, 0), run_key(GANConfig(mbstd=True), train, 1.0, 0)
-    assert not {"mbstd", "spectral_norm", "r1_gamma", "r1_every"} & set(plain["gan"])
+    assert not {"mbstd", "spectral_norm", "r1_gamma", "r1_every", "pack"} & set(plain["gan"])
+    assert "pack" not in mbstd["gan"]  # the pilot's and paper grid's folders keep their key after PacGAN
+    assert run_key(GANConfig(pack=2), train, 1.0, 0)["gan"]["pack"] == 2
     assert mbstd["gan"]["mbstd"] is True and mbstd["gan"]["r1_gamma"] == 0.0 and mbstd["gan"]["spectral_norm"] is False
     keys = {
         json.dumps(run_key(GANConfig(**o), train, 1.0, 0), sort_keys=True)
         for o in ({}, {"mbstd": True}, {"spectral_norm": True}, {"r1_gamma": 1.0}, {"r1_every": 8, "r1_gamma": 1.0})
     }
     assert len(keys) == 5
+
+
+def test_packing_discriminator_judges_packs_and_is_refused_where_it_cannot_work() -> None:
+    """PacGAN: D maps B images to B / pack logits, each from `pack` consecutive images; a pack of copies
+    differs from a pack of different images; packing is refused for a conditional GAN or a batch it does not
+    divide; the discriminator maps still take single images."""
+    from xraygan.review.explain import discriminator_maps
+
+    torch.manual_seed(0)
+    D = Discriminator(8, 64, pack=2).eval()
+    x = torch.rand(6, 1, 64, 64) * 2 - 1
+    out = D(x)
+    assert out.shape == (3,)
+    swapped = x.clone()
+    swapped[1] = x[0]  # the first pack becomes two copies of one image; the other packs are untouched
+    out2 = D(swapped)
+    assert out2[0] != out[0] and torch.equal(out2[1:], out[1:])
+    with pytest.raises(ValueError, match="pack"):
+        GANConfig(pack=3, batch_size=64)
+    with pytest.raises(ValueError, match="per-class"):
+        GANConfig(pack=2, conditional=True)
+    maps, _ = discriminator_maps(D, x[:3], block=1, top=2)
+    assert maps.shape[1] == 2

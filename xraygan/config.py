@@ -70,6 +70,9 @@ class GANConfig:
     spectral_norm: bool = False
     r1_gamma: float = 0.0
     r1_every: int = 16
+    # PacGAN (Lin et al. 2018): D judges `pack` images at once, stacked as channels, so a generator that
+    # draws near-copies is easy to tell from real packs (1: off; per-class GANs only)
+    pack: int = 1
     batch_size: int = 64
     steps: int = 2000  # optimisation steps (one D and one G update each)
     lr_g: float = 2e-4
@@ -101,6 +104,11 @@ class GANConfig:
             raise ValueError(f"GANConfig: r1_gamma >= 0 and r1_every >= 1 (got {self.r1_gamma}, {self.r1_every})")
         if min(self.nz, self.ngf, self.ndf, self.batch_size, self.steps) < 1:
             raise ValueError("GANConfig: nz, ngf, ndf, batch_size and steps must be positive")
+        if self.pack < 1 or self.batch_size % self.pack or (self.pack > 1 and self.conditional):
+            raise ValueError(
+                f"GANConfig.pack={self.pack}: use a divisor of batch_size={self.batch_size} (1: off), and only "
+                "for per-class GANs (a conditional D judges one label per image)"
+            )
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ class MinibatchStd(nn.Module):
 class Discriminator(nn.Module):
     """image (B, 1, S, S) [+ class] -> logit (B,). Conditional via a projection term (Miyato & Koyama 2018).
     Options against mode collapse: `mbstd` adds a minibatch-standard-deviation channel before the head;
-    `spectral_norm` normalises every convolution (Miyato et al. 2018) and drops batch norm, as SN-GANs do."""
+    `spectral_norm` normalises every convolution (Miyato et al. 2018) and drops batch norm, as SN-GANs do;
+    `pack` > 1 judges that many images at once (PacGAN, Lin et al. 2018)."""
 
     def __init__(
         self,
@@ -93,11 +94,13 @@ class Discriminator(nn.Module):
         n_classes: int = 0,
         mbstd: bool = False,
         spectral_norm: bool = False,
+        pack: int = 1,
     ) -> None:
         super().__init__()
         m = _mults(image_size)[::-1]  # [1, 2, 4, 8] at 64 px
         sn = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda mod: mod)
-        layers: list[nn.Module] = [sn(nn.Conv2d(1, ndf * m[0], 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, True)]
+        self.pack = pack  # images judged together (PacGAN), stacked as input channels
+        layers: list[nn.Module] = [sn(nn.Conv2d(pack, ndf * m[0], 4, 2, 1, bias=False)), nn.LeakyReLU(0.2, True)]
         for a, b in zip(m[:-1], m[1:]):  # each block halves the side: (B, ndf*a, s, s) -> (B, ndf*b, s/2, s/2)
             layers += [
                 sn(nn.Conv2d(ndf * a, ndf * b, 4, 2, 1, bias=False)),
@@ -111,6 +114,9 @@ class Discriminator(nn.Module):
         self.apply(dcgan_init)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, 1, S, S) -> (B // pack,) logits: with packing, images i*pack .. i*pack+pack-1 are one input."""
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, self.pack, *x.shape[2:])
         h = self.features(x)  # (B, ndf*8, 4, 4)
         out = self.head(self.mbstd(h) if self.mbstd is not None else h).flatten()  # (B,)
         if self.embed is not None:

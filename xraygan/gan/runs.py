@@ -20,16 +20,21 @@ MODES = ("per_class", "conditional")
 _NOT_IN_KEY = ("sample_every", "ckpt_every")  # decide only when files are written, not what is learned
 
 
-# Options added after run folders were first keyed, at the values that reproduce the recipe before them. A
-# config that uses none of them is keyed as before they existed, so its folders (same weights) are found again.
-_LATER_OPTIONS = {"mbstd": False, "spectral_norm": False, "r1_gamma": 0.0, "r1_every": 16}
+# Options added after run folders were first keyed, one group per time they were added, at the values that
+# reproduce the recipe before them. A config that uses none of a group's options is keyed as before that
+# group existed, so folders made then (same weights) are found again.
+_LATER_OPTIONS = (
+    {"mbstd": False, "spectral_norm": False, "r1_gamma": 0.0, "r1_every": 16},
+    {"pack": 1},
+)
 
 
 def run_key(cfg: GANConfig, train: ImageSet, fraction: float, subset: int) -> dict:
     """What makes a GAN set: every weight-shaping GAN setting and the exact training images."""
     gan = {k: v for k, v in to_dict(cfg).items() if k not in _NOT_IN_KEY}
-    if all(gan[k] == v for k, v in _LATER_OPTIONS.items()):
-        gan = {k: v for k, v in gan.items() if k not in _LATER_OPTIONS}
+    for group in _LATER_OPTIONS:
+        if all(gan[k] == v for k, v in group.items()):
+            gan = {k: v for k, v in gan.items() if k not in group}
     return {
         "gan": gan,
         "train_fingerprint": train.fingerprint(),

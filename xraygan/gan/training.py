@@ -42,7 +42,8 @@ def build_models(cfg: GANConfig) -> tuple[Generator, Discriminator]:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         G = Generator(cfg.nz, cfg.ngf, cfg.image_size, n)
-        return G, Discriminator(cfg.ndf, cfg.image_size, n, mbstd=cfg.mbstd, spectral_norm=cfg.spectral_norm)
+        D = Discriminator(cfg.ndf, cfg.image_size, n, mbstd=cfg.mbstd, spectral_norm=cfg.spectral_norm, pack=cfg.pack)
+        return G, D
 
 
 def d_loss(real: torch.Tensor, fake: torch.Tensor, kind: str) -> torch.Tensor:

@@ -52,8 +52,11 @@ def discriminator_maps(
     D: Discriminator, x: torch.Tensor, block: int = 1, top: int = 4, y: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The `top` most active channels (by mean activation over the batch) after the discriminator's
-    `block`-th downsampling stage: (maps (B, top, h, w), channel indices)."""
+    `block`-th downsampling stage: (maps (B, top, h, w), channel indices). A packing D (PacGAN) sees each
+    image as a pack of copies of itself."""
     D.eval()
+    if D.pack > 1:
+        x = x.repeat_interleave(D.pack, dim=0)
     acts = [m for m in D.features if isinstance(m, torch.nn.LeakyReLU)]
     store: dict[str, torch.Tensor] = {}
     h = acts[block].register_forward_hook(lambda m, i, o: store.__setitem__("a", o))
