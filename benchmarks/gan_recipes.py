@@ -42,6 +42,7 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "noaug_mbstd": ("per_class", {"mbstd": True, "diffaug": "off"}),
     # PacGAN: D judges pairs of images, so near-copies are easy to tell from pairs of real chests
     "pac2_cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 2}),
+    "pac4_cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 4}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }
