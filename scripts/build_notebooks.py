@@ -237,7 +237,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "from xraygan.config import DataConfig\nfrom xraygan.paths import results_dir, runs_dir\n"
             "from IPython.display import Markdown\nfrom xraygan.study import analysis, report\n"
             "from xraygan.study.attention import attention_maps\nfrom xraygan.study.protocol import PROTOCOL\n"
-            "from xraygan.study.run import load_results, read_test_split, run_study"),
+            "from xraygan.study.run import run_study"),
     code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
          "REPORT = os.environ.get('XRAYGAN_REPORT', 'paper')  # the committed grid shown in the report part below\n"
          "exp.study"),
@@ -269,13 +269,10 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "grid to read, this part shows the run above instead.)\n\n"
        "The answer block below is the same text as the README's, generated from the results files by "
        "`python -m xraygan study --preset paper --tables-only`; nothing in it is typed by hand."),
-    code("rep = results_dir(REPORT)\n"
-         "committed = (rep / 'runs.jsonl').exists()\n"
-         "df = load_results(rep) if committed else df_run\n"
-         "shown = REPORT if committed else PRESET\n"
-         "tables = analysis.compute_tables(df, read_test_split(rep) if committed else None)\n"
+    code("rep = report.load_report(results_dir(REPORT), REPORT, fallback=df_run, fallback_preset=PRESET)\n"
+         "df, tables, shown = rep.df, rep.tables, rep.preset\n"
          "print(len(df), 'trained models; test reads per model:', set(df.test_reads))\n"
-         "Markdown(report.answer_markdown(df, tables, shown, report.planned_models(rep) if committed else None))"),
+         "Markdown(rep.text)"),
     md("## The learning curve\nThe baseline's endpoint against the number of real training images, with every "
        "condition placed at the real images it had (its added images are not counted on the x axis): a condition "
        "above the black curve does what more real images would do. If the curve itself is flat, the classifier "

@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 
 from xraygan.study.analysis import compute_tables
-from xraygan.study.report import answer_markdown, interval, readme_block, signed, update_readme, write_report
+from xraygan.study.report import (
+    answer_markdown,
+    interval,
+    load_report,
+    readme_block,
+    signed,
+    update_readme,
+    write_report,
+)
 from xraygan.study.run import load_results, read_test_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,9 +90,16 @@ def test_committed_readme_blocks_match_their_results() -> None:
     presets = re.findall(r"<!-- answer:(\w+) begin", readme.read_text())
     assert presets, "the README has no generated answer block"
     for preset in presets:
-        res = ROOT / "results" / preset
-        df = load_results(res)
-        from xraygan.study.report import planned_models
+        rep = load_report(ROOT / "results" / preset, preset, fallback=pd.DataFrame(), fallback_preset="unused")
+        assert rep.committed and rep.preset == preset
+        assert readme_block(readme, preset) == rep.text, preset
 
-        tables = compute_tables(df, read_test_split(res))
-        assert readme_block(readme, preset) == answer_markdown(df, tables, preset, planned_models(res)), preset
+
+def test_report_falls_back_to_the_callers_models_where_nothing_is_committed(tmp_path: Path) -> None:
+    """Under the test command notebook 04 has no committed grid to read: it reports its own run instead,
+    without a test-set bootstrap and without claiming a planned total."""
+    own = load_results(PILOT)
+    rep = load_report(tmp_path / "paper", "paper", fallback=own, fallback_preset="pilot")
+    assert not rep.committed and rep.preset == "pilot" and rep.df is own
+    assert rep.text == answer_markdown(own, compute_tables(own, None), "pilot", None)
+    assert "partial" not in rep.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -168,6 +169,32 @@ def readme_block(readme: str | Path, preset: str) -> str | None:
     if begin not in body or end not in body:
         return None
     return body.split(begin, 1)[1].split(end, 1)[0].removeprefix("\n")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the report part of notebook 04 shows: the models, their tables, whose grid, and the answer text."""
+
+    df: pd.DataFrame
+    tables: dict
+    preset: str  # the grid shown: the committed one, or the run this notebook just made
+    committed: bool
+    text: str  # the answer block, as in the README
+
+
+def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallback_preset: str) -> Report:
+    """The committed grid of `results` (its runs.jsonl and test_split.json), or where none is committed (as
+    under the test command, on a fresh clone without results) the caller's own models `fallback`."""
+    from xraygan.study.analysis import compute_tables
+    from xraygan.study.run import load_results, read_test_split
+
+    results = Path(results)
+    committed = (results / "runs.jsonl").exists()
+    df = load_results(results) if committed else fallback
+    shown_preset = preset if committed else fallback_preset
+    tables = compute_tables(df, read_test_split(results) if committed else None)
+    text = answer_markdown(df, tables, shown_preset, planned_models(results) if committed else None)
+    return Report(df, tables, shown_preset, committed, text)
 
 
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
