@@ -43,6 +43,11 @@ RECIPES: dict[str, tuple[str, dict]] = {
     # PacGAN: D judges pairs of images, so near-copies are easy to tell from pairs of real chests
     "pac2_cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 2}),
     "pac4_cutout_mbstd": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 4}),
+    # the packed D keeps structure varied but narrows exposure (per-image mean brightness): try it without
+    # DiffAugment, without the minibatch-std channel, and with twice the steps
+    "pac2_noaug_mbstd": ("per_class", {"mbstd": True, "diffaug": "off", "pack": 2}),
+    "pac2_cutout": ("per_class", {"diffaug_policy": "cutout", "pack": 2}),
+    "pac2_cutout_mbstd_2x": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "steps": 2400}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }

@@ -224,28 +224,39 @@ def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> F
     return save(fig, name)
 
 
+def _overlay(ax, image: np.ndarray, heat: np.ndarray, cmap: str, lim: tuple[float, float]):
+    """`heat` over a grey `image`, opaque where |heat| is large and clear where it is near 0, so the anatomy
+    stays readable under the map; returns a mappable for a colour bar."""
+    norm = plt.Normalize(*lim)
+    rgba = plt.get_cmap(cmap)(norm(heat))
+    rgba[..., 3] = 0.8 * np.clip(np.abs(heat) / max(abs(lim[0]), abs(lim[1])), 0, 1)
+    ax.imshow(image, cmap="gray")
+    ax.imshow(rgba)
+    return plt.cm.ScalarMappable(norm=norm, cmap=cmap)
+
+
 def plot_attention(maps: dict[str, dict[int, torch.Tensor]], images: ImageSet, name: str = "04_attention") -> Figure:
     """Mean Grad-CAM per class (columns) for each condition (rows) over the mean image of that class, and a
-    last row with the difference of the last condition minus the first (red: looks there more)."""
+    last row with the difference of the last condition minus the first (red: looks there more). Each map is
+    drawn more opaque where it is stronger, so weak attention leaves the radiograph visible."""
     conds = list(maps)
     rows = len(conds) + (len(conds) > 1)
-    fig, axes = plt.subplots(rows, len(CLASSES), figsize=(3.2 * len(CLASSES), 3.0 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, len(CLASSES), figsize=(3.4 * len(CLASSES), 3.0 * rows), squeeze=False)
     for j, cls in enumerate(CLASSES):
         pick = images.labels == j
         mean_image = images.images[pick].float().mean(0)[0].numpy()
         for i, c in enumerate(conds):
             ax = axes[i, j]
-            ax.imshow(mean_image, cmap="gray")
-            ax.imshow(maps[c][j].numpy(), cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            sm = _overlay(ax, mean_image, maps[c][j].numpy(), "inferno", (0.0, 1.0))
             ax.set_title(f"{c}: {cls} ({int(pick.sum())} test images)", fontsize=9)
+            fig.colorbar(sm, ax=ax, fraction=0.046, label="Grad-CAM" if j == len(CLASSES) - 1 else None)
         if len(conds) > 1:
             diff = (maps[conds[-1]][j] - maps[conds[0]][j]).numpy()
             lim = max(float(np.abs(diff).max()), 1e-6)
             ax = axes[-1, j]
-            ax.imshow(mean_image, cmap="gray")
-            im = ax.imshow(diff, cmap="RdBu_r", alpha=0.6, vmin=-lim, vmax=lim)
+            sm = _overlay(ax, mean_image, diff, "RdBu_r", (-lim, lim))
             ax.set_title(f"{conds[-1]} minus {conds[0]}: {cls}", fontsize=9)
-            fig.colorbar(im, ax=ax, fraction=0.046)
+            fig.colorbar(sm, ax=ax, fraction=0.046)
     for ax in axes.flat:
         ax.set_axis_off()
     fig.suptitle("mean Grad-CAM over the test split, each image explained for its own class", fontsize=10)
