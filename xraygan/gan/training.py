@@ -150,26 +150,24 @@ def train_gan(
     D.train()
 
     def save(at: int) -> None:
-        save_checkpoint(
-            {
-                "G": G.state_dict(),
-                "D": D.state_dict(),
-                "G_ema": (G_ema if cfg.ema_decay else G).state_dict(),  # what sampling uses
-                "opt_g": opt_g.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": {"train": g.get_state(), "torch": torch.get_rng_state()},
-                "perm": perm,
-                "pos": pos,
-                "step": at,
-                "epoch": epoch,
-                "low_d": low_d,
-                "config": meta,
-                "n_train": n,
-                "diffaug": augment,
-            },
-            ckpt,
+        payload = checkpoint_payload(
+            G=G.state_dict(),
+            D=D.state_dict(),
+            G_ema=(G_ema if cfg.ema_decay else G).state_dict(),
+            opt_g=opt_g.state_dict(),
+            opt_d=opt_d.state_dict(),
+            scaler=scaler.state_dict(),
+            rng={"train": g.get_state(), "torch": torch.get_rng_state()},
+            perm=perm,
+            pos=pos,
+            step=at,
+            epoch=epoch,
+            low_d=low_d,
+            config=meta,
+            n_train=n,
+            diffaug=augment,
         )
+        save_checkpoint(payload, ckpt)
 
     bar = tqdm(total=cfg.steps, initial=step, desc=f"GAN {run.name}", disable=not progress)
     t0 = time.time()
@@ -259,6 +257,45 @@ def train_gan(
     if step == cfg.steps and step % cfg.log_every:
         save(step)
     return run
+
+
+def checkpoint_payload(
+    *,
+    G: dict,
+    D: dict,
+    G_ema: dict,
+    opt_g: dict,
+    opt_d: dict,
+    scaler: dict,
+    rng: dict,
+    perm: torch.Tensor,
+    pos: int,
+    step: int,
+    epoch: int,
+    low_d: int,
+    config: dict,
+    n_train: int,
+    diffaug: bool,
+) -> dict:
+    """What a GAN checkpoint holds (state dicts, RNG states, data order, step), written by a lone run and by
+    a stack of runs alike, so either resumes the other. G_ema is what sampling uses (G itself without EMA)."""
+    return {
+        "G": G,
+        "D": D,
+        "G_ema": G_ema,
+        "opt_g": opt_g,
+        "opt_d": opt_d,
+        "scaler": scaler,
+        "rng": rng,
+        "perm": perm,
+        "pos": pos,
+        "step": step,
+        "epoch": epoch,
+        "low_d": low_d,
+        "config": config,
+        "n_train": n_train,
+        "diffaug": diffaug,
+    }
 
 
 def r1_penalty(D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
