@@ -106,3 +106,22 @@ def test_what_does_not_stack_is_named(toy, tmp_path: Path) -> None:
     assert "conditional" in stack_problem([replace(TINY, conditional=True)] * 2)
     with pytest.raises(ValueError, match="steps"):
         train_gan_stack([(TINY, toy, tmp_path / "a", 0), (replace(TINY, steps=4), toy, tmp_path / "b", 0)])
+
+
+def test_train_gans_stacks_where_it_pays(toy, tmp_path: Path, monkeypatch) -> None:
+    """Where stacking pays (a GPU; forced here) both classes' GANs of a set train as one stack, with the
+    result of the one-at-a-time path that CPUs take."""
+    import xraygan.gan.runs as runs_mod
+
+    calls = []
+    monkeypatch.setattr(
+        runs_mod, "train_gan_stack", lambda jobs, *a, **k: calls.append(len(jobs)) or train_gan_stack(jobs, *a, **k)
+    )
+    plain = runs_mod.train_gans(TINY, toy, tmp_path / "plain", progress=False)
+    assert calls == []
+    monkeypatch.setattr(runs_mod, "stacking_pays", lambda device: True)
+    stacked = runs_mod.train_gans(TINY, toy, tmp_path / "stacked", progress=False)
+    assert calls == [2]
+    for label in (0, 1):
+        a, b = (load_checkpoint(r.per_class[label] / "checkpoint.pt")["G_ema"] for r in (plain, stacked))
+        _close(a, b, f"class {label}")

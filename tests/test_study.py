@@ -155,6 +155,30 @@ def test_full_training_split_is_one_subset(tmp_path: Path) -> None:
     assert names == ["f0.5_s0", "f0.5_s1", "f1_s0"]
 
 
+def test_replicates_gans_train_as_one_stack_where_stacking_pays(tmp_path: Path, monkeypatch) -> None:
+    """On a GPU (forced here) the per-class GANs of every replicate train together, one stack per GAN config;
+    the study then finds them trained and goes on as on CPU."""
+    import xraygan.gan.runs as runs_mod
+    from xraygan.checkpoint import load_checkpoint
+    from xraygan.gan.stack import train_gan_stack
+
+    exp = _phantom_exp(fractions=(0.5,), seeds=2, subsets=2, independent_gans=True, conditions=("baseline", "dcgan_50"))
+    stacks = []
+    monkeypatch.setattr(study_mod, "stacking_pays", lambda device: True)
+    monkeypatch.setattr(runs_mod, "stacking_pays", lambda device: True)
+    monkeypatch.setattr(
+        runs_mod, "train_gan_stack", lambda jobs, *a, **k: stacks.append(len(jobs)) or train_gan_stack(jobs, *a, **k)
+    )
+    df = run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    assert stacks[0] == 4  # 2 replicates x 2 classes in one stack, first; later calls find them trained
+    assert all(
+        load_checkpoint(p / "checkpoint.pt")["step"] == exp.gan_at(0.5).steps
+        for p in (tmp_path / "runs" / "gan").glob("*/*")
+        if p.name in ("NORMAL", "PNEUMONIA")
+    )
+    assert len(df) == 4 and set(df.subset) == {0, 1}
+
+
 @pytest.mark.parametrize("size", [64, 128])
 def test_resnet18_option_is_one_channel_single_logit(size: int) -> None:
     from xraygan.models import build_classifier

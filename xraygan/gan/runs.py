@@ -4,6 +4,7 @@ loaded back from them."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from xraygan.checkpoint import keyed_dir, load_checkpoint
 from xraygan.config import GANConfig, to_dict
 from xraygan.data.imageset import ImageSet
 from xraygan.device import pick_device
+from xraygan.gan.stack import stack_problem, train_gan_stack
 from xraygan.gan.training import build_models, standing_stats, train_gan
 from xraygan.info import CLASSES
 
@@ -68,6 +70,36 @@ def per_class_runs(root: str | Path) -> dict[int, Path]:
     return {label: Path(root) / c for label, c in enumerate(CLASSES)}
 
 
+MAX_STACK = 16  # models per stack: beyond this a GPU gains little and memory grows
+
+
+def stacking_pays(device: str | None) -> bool:
+    """Train same-shaped GANs as one stack? On a GPU yes (the small DCGAN leaves it idle between launches);
+    on CPU no: its convolutions are already compute-bound (benchmarks/study_throughput.py)."""
+    return pick_device(device).type == "cuda"
+
+
+def train_per_class(
+    jobs: list[tuple[GANConfig, ImageSet, Path, int]], device: str | None = None, progress: bool = True
+) -> None:
+    """Train (or resume) per-class GANs, given as (config, training images, run folder, class label): where
+    stacking pays, those that differ only in seed train together (gan/stack.py), else one at a time."""
+    if not stacking_pays(device):
+        for cfg, train, run, label in jobs:
+            train_gan(cfg, train, run, class_label=label, device=device, progress=progress)
+        return
+    groups: dict[str, list] = {}
+    for job in jobs:  # stackable: every setting but the seed equal
+        groups.setdefault(json.dumps(to_dict(dataclasses.replace(job[0], seed=0)), sort_keys=True), []).append(job)
+    for group in groups.values():
+        if len(group) > 1 and stack_problem([g[0] for g in group]) is None:
+            for i in range(0, len(group), MAX_STACK):
+                train_gan_stack(group[i : i + MAX_STACK], device, progress=progress)
+        else:
+            for cfg, train, run, label in group:
+                train_gan(cfg, train, run, class_label=label, device=device, progress=progress)
+
+
 def train_gans(
     cfg: GANConfig,
     train: ImageSet,
@@ -83,8 +115,9 @@ def train_gans(
     root = Path(root)
     per_class: dict[int, Path] = {}
     if "per_class" in modes:
-        for label, run in per_class_runs(root).items():
-            per_class[label] = train_gan(cfg, train, run, class_label=label, device=device, progress=progress)
+        jobs = [(cfg, train, run, label) for label, run in per_class_runs(root).items()]
+        train_per_class(jobs, device, progress)
+        per_class = {label: run for _, _, run, label in jobs}
     cond = None
     if "conditional" in modes:
         cfg_c = dataclasses.replace(cfg, conditional=True)

@@ -217,6 +217,8 @@ def train_gan_stack(
     if problem:
         raise ValueError(problem)
     steps_at = {_checkpoint_step(Path(r)) if resume else 0 for _, _, r, _ in jobs}
+    if steps_at == {jobs[0][0].steps}:  # all trained already
+        return [Path(r) for _, _, r, _ in jobs]
     if len(jobs) == 1 or len(steps_at) > 1:
         return [train_gan(c, t, r, lab, device, resume, progress, stop_after) for c, t, r, lab in jobs]
     dev = pick_device(str(device) if device else None)

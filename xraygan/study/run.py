@@ -25,7 +25,7 @@ from xraygan.data.splits import fraction_subset
 from xraygan.device import pick_device
 from xraygan.experiment import Experiment
 from xraygan.gan.export import export_synthetic, load_synthetic
-from xraygan.gan.runs import gan_dir, train_gans
+from xraygan.gan.runs import gan_dir, per_class_runs, stacking_pays, train_gans, train_per_class
 from xraygan.gan.training import read_metrics
 from xraygan.info import CLASSES
 from xraygan.paths import shown
@@ -147,6 +147,13 @@ def prepare_gans(
                 pool.imap_unordered(_gan_job, gan_jobs), total=len(gan_jobs), desc="GANs", disable=not progress
             ):
                 pass
+    elif "per_class" in modes and stacking_pays(device):  # every replicate's per-class GANs, stacked
+        stacked = []
+        for f, s in jobs:
+            real = fraction_subset(splits.train, f, s)
+            runs_f = per_class_runs(subset_gan_dir(exp, real, runs, f, s))
+            stacked += [(gan_for(exp, f, s), real, run, label) for label, run in runs_f.items()]
+        train_per_class(stacked, device, progress)
     one = len(jobs) == 1  # one replicate's GANs (serial study): show their steps instead of a bar of one
     for f, s in tqdm(jobs, desc="GANs per fraction and subset", disable=not progress or one):
         real = fraction_subset(splits.train, f, s)
@@ -399,11 +406,9 @@ def run_study(
     def report_progress() -> None:
         write_progress(results / "PROGRESS.md", progress_table(pd.DataFrame(kept), counts), note)
 
+    # serially only the replicates with models left train GANs; with workers, every GAN is made first
+    pending = None if st.workers > 1 else [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
     if estimate if estimate is not None else progress:
-        # serially only the replicates with models left train GANs; with workers, every GAN is made first
-        pending = (
-            None if st.workers > 1 else [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
-        )
         left = gan_steps_left(exp, splits, runs, pending)
         if left or cells:
             rates = measure_rates(exp, splits.train, splits.val, device, gans=bool(left))
@@ -415,6 +420,8 @@ def run_study(
             )
     if st.workers > 1:  # all GANs first, side by side; serially, each replicate's GANs just before its cells
         prepare_gans(exp, splits, runs, device, progress)
+    elif pending and stacking_pays(device):  # on a GPU: every pending replicate's GANs first, as stacks
+        prepare_gans(exp, splits, runs, device, progress, jobs=pending)
     report_progress()
     bar = tqdm(total=len(cells), desc=f"study {exp.preset}", disable=not progress)
     with open(store, "a") as out:
