@@ -1,15 +1,21 @@
 """Study throughput on this machine: classifier models per hour, one at a time against K at once
-(xraygan.classifier_stack), for the study's classifier recipe. Prints one table; asserts nothing.
+(xraygan.classifier_stack), for the study's classifier recipe; and GAN image-steps per second, one at a time
+against K stacked (xraygan.gan.stack), for the preset's GAN, beside the PyTorch DCGAN tutorial's loop at the
+same widths (with --data). Prints tables; asserts nothing.
 
 Usage:
-    python benchmarks/study_throughput.py [--data DIR] [--preset cpu] [--steps 60] [--ks 1 4 8 16]
-Without --data it uses the phantom set (timings depend on shapes, not on pixels)."""
+    python benchmarks/study_throughput.py [--data DIR] [--preset cpu] [--steps 60] [--ks 1 4 8 16] \
+        [--gan-steps 40] [--gan-ks 2 4 8 16] [--skip classifier|gan]
+Without --data it uses the phantom set (timings depend on shapes, not on pixels) and skips the tutorial loop."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 
@@ -18,6 +24,8 @@ from xraygan.classifier import train_classifier
 from xraygan.classifier_stack import train_classifiers
 from xraygan.config import DataConfig
 from xraygan.data import load_splits
+from xraygan.gan.stack import train_gan_stack
+from xraygan.gan.training import train_gan
 
 
 def main() -> None:
@@ -26,6 +34,9 @@ def main() -> None:
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--steps", type=int, default=60, help="steps timed per run (rates scale to the preset's)")
     ap.add_argument("--ks", type=int, nargs="+", default=[1, 4, 8, 16])
+    ap.add_argument("--gan-steps", type=int, default=40, help="GAN steps timed (after one warm-up log window)")
+    ap.add_argument("--gan-ks", type=int, nargs="+", default=[2, 4, 8, 16])
+    ap.add_argument("--skip", choices=["classifier", "gan"], default=None)
     a = ap.parse_args()
     data = DataConfig(root=a.data) if a.data else DataConfig(source="phantom", phantom_per_class=400)
     exp = build_experiment(a.preset, data=data)
@@ -38,6 +49,13 @@ def main() -> None:
         f"{cfg.model} width {cfg.width}, batch {cfg.batch_size}, {splits.train.image_size} px; "
         f"{a.steps} steps timed, rates scaled to the preset's {full} steps"
     )
+    if a.skip != "classifier":
+        classifiers(cfg, splits, dev, full, a)
+    if a.skip != "gan":
+        gans(exp, splits, dev, a)
+
+
+def classifiers(cfg, splits, dev: str, full: int, a) -> None:
     t0 = time.perf_counter()
     train_classifier(cfg, splits.train, splits.val, dev, progress=False)
     alone = time.perf_counter() - t0
@@ -52,6 +70,43 @@ def main() -> None:
         per = (time.perf_counter() - t0) / k
         rate = 3600 / (per * full / a.steps)
         print(f"| {k} | {per:.2f} | {rate:.0f} | {rate / base:.2f}x |")
+
+
+def _rate(runs: list[Path], batch: int) -> float:
+    """Image-steps per second summed over the runs, between their first and last log lines."""
+    m = [json.loads(x) for x in (runs[0] / "metrics.jsonl").read_text().splitlines()]
+    return len(runs) * (m[-1]["step"] - m[0]["step"]) * batch / (m[-1]["seconds"] - m[0]["seconds"])
+
+
+def gans(exp, splits, dev: str, a) -> None:
+    """The preset's GAN at 100 %: one at a time, K stacked, and (with --data) the tutorial's loop."""
+    log = max(5, a.gan_steps // 4)
+    base = exp.gan_at(1.0)
+    cfg = dataclasses.replace(
+        base, steps=log + a.gan_steps, log_every=log, sample_every=log * 1000, ckpt_every=log * 1000
+    )
+    print(
+        f"\n# GAN: preset {a.preset}, ngf {cfg.ngf}, ndf {cfg.ndf}, nz {cfg.nz}, batch {cfg.batch_size}, "
+        f"{cfg.image_size} px, mbstd {cfg.mbstd}, pack {cfg.pack}, DiffAugment {cfg.diffaug_policy!r} "
+        f"({cfg.diffaug}); {a.gan_steps} steps timed after {log} warm-up steps"
+    )
+    rows = []
+    if a.data:
+        from gan_throughput import tutorial_loop  # benchmarks/gan_throughput.py (scripts run from benchmarks/)
+
+        tut = tutorial_loop(a.data, a.gan_steps, cfg.batch_size, cfg.ngf, cfg.ndf, cfg.nz, torch.device(dev), 2)
+        rows.append(("PyTorch DCGAN tutorial loop (JPEG DataLoader)", tut))
+    with tempfile.TemporaryDirectory() as d:
+        alone = _rate([train_gan(cfg, splits.train, Path(d) / "alone", 0, dev, progress=False)], cfg.batch_size)
+        rows.append(("xraygan, one at a time", alone))
+        for k in a.gan_ks:
+            jobs = [(dataclasses.replace(cfg, seed=s), splits.train, Path(d) / f"k{k}_{s}", s % 2) for s in range(k)]
+            rows.append((f"xraygan, {k} stacked", _rate(train_gan_stack(jobs, dev, progress=False), cfg.batch_size)))
+    ref = rows[0][1]
+    print(f"| GAN loop | image-steps/s (summed over models) | vs {rows[0][0].split(' (')[0]} |")
+    print("|---|---:|---:|")
+    for name, r in rows:
+        print(f"| {name} | {r:.0f} | {r / ref:.2f}x |")
 
 
 if __name__ == "__main__":
