@@ -115,6 +115,8 @@ def test_review_numbers_separate_copies_from_noise(tmp_path: Path) -> None:
     )
     res_c = review(splits, copies, tmp_path / "rc", clf, device="cpu", n_max=40)
     res_n = review(splits, noise, tmp_path / "rn", clf, device="cpu", n_max=40)
+    val = res_c.feature_net["validation"]  # what the feature network scored on validation, said in review.json
+    assert 0.5 <= val["val_auc"] <= 1 and res_n.feature_net["validation"] == val  # the second review: cached net
     assert res_c.memorisation["pixel_l2"]["flagged_share"] == 1.0
     assert res_n.memorisation["pixel_l2"]["flagged"] == 0
     assert res_n.fd > 5 * res_c.fd and res_n.kid > res_c.kid and res_n.precision < res_c.precision

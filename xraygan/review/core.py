@@ -62,6 +62,10 @@ def _png_size(path: Path) -> int:
     raise ReviewInputError(f"{path}/NORMAL and {path}/PNEUMONIA hold no PNG image.")
 
 
+def _rounded(metrics: dict) -> dict:
+    return {k: round(float(v), 4) for k, v in metrics.items() if isinstance(v, int | float)}
+
+
 def feature_net_path(cfg: ClassifierConfig, splits: Splits, folder: str | Path) -> Path:
     """Where the feature network of `cfg` trained on these splits is cached: named by what made it."""
     key = {"config": to_dict(cfg), "train": splits.train.fingerprint(), "val": splits.val.fingerprint()}
@@ -80,10 +84,12 @@ def load_feature_net(path: str | Path, device: str | None = None) -> tuple[torch
 
 def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device: str | None = None):
     """The real-only X-ray classifier (trained on the training split, selected on validation), cached at
-    `path`. Its penultimate layer is the feature space of the distances, and it judges label fidelity."""
+    `path`, with its validation-chosen threshold and validation metrics (what review.json says of it). Its
+    penultimate layer is the feature space of the distances, and it judges label fidelity."""
     path = Path(path)
     if path.exists():
-        return load_feature_net(path, device)
+        model, thr = load_feature_net(path, device)
+        return model, thr, dict(load_checkpoint(path, "cpu").get("val", {}))
     tc = train_classifier(cfg, splits.train, splits.val, device, progress=True)
     atomic_save(
         {
@@ -95,7 +101,7 @@ def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device:
         },
         path,
     )
-    return tc.model, tc.threshold
+    return tc.model, tc.threshold, dict(tc.val)
 
 
 @torch.no_grad()
@@ -165,7 +171,10 @@ class ReviewResult:
     def headline(self) -> dict:
         """What `python -m xraygan review` and notebook 03 print."""
         d = self.to_dict()
-        return {k: d[k] for k in (*HEADLINE, "memorisation", "label_fidelity", "diversity", "n_synthetic")}
+        out = {k: d[k] for k in (*HEADLINE, "memorisation", "label_fidelity", "diversity", "n_synthetic")}
+        val = d["feature_net"].get("validation", {})  # reviews written before it was recorded have none
+        net = d["feature_net"]["config"]
+        return out | {"feature_net": f"{net['model']} width {net['width']}, validation AUC {val.get('val_auc', '?')}"}
 
     @property
     def collapsed(self) -> list[str]:
@@ -218,7 +227,7 @@ def review(
     out.mkdir(parents=True, exist_ok=True)
     dev = pick_device(device)
     net_path = feature_net_path(clf, splits, feature_dir or out)
-    model, thr = feature_net(clf, splits, net_path, device)
+    model, thr, val = feature_net(clf, splits, net_path, device)
     rng = np.random.default_rng(seed)
 
     def draw(n_all: int, n: int) -> np.ndarray:
@@ -273,7 +282,7 @@ def review(
     y = synthetic.labels.numpy()
     res = ReviewResult(
         n_synthetic=synthetic.class_counts(),
-        feature_net={"config": to_dict(clf), "threshold": thr},
+        feature_net={"config": to_dict(clf), "threshold": thr, "validation": _rounded(val)},
         per_class=per_class,
         **scale,
         memorisation={k: {kk: vv for kk, vv in v.items() if kk not in _MEM_ARRAYS} for k, v in mem.items()},
