@@ -125,3 +125,20 @@ def test_train_gans_stacks_where_it_pays(toy, tmp_path: Path, monkeypatch) -> No
     for label in (0, 1):
         a, b = (load_checkpoint(r.per_class[label] / "checkpoint.pt")["G_ema"] for r in (plain, stacked))
         _close(a, b, f"class {label}")
+
+
+def test_a_failing_member_stops_the_stack_and_keeps_its_checkpoints(toy, tmp_path: Path, monkeypatch) -> None:
+    """A non-finite loss in one model names that model's run; every member keeps its last checkpoint."""
+    import xraygan.gan.stack as stack_mod
+    from xraygan.gan.training import GANTrainingError
+
+    runs = train_gan_stack(_jobs(TINY, toy, tmp_path), progress=False, stop_after=6)
+    real = stack_mod.d_loss
+    calls = iter(range(10**6))
+    # every third loss is the third model's (models in order within a step): only "c" goes non-finite
+    monkeypatch.setattr(
+        stack_mod, "d_loss", lambda r, f, k: real(r, f, k) * (float("nan") if next(calls) % 3 == 2 else 1)
+    )
+    with pytest.raises(GANTrainingError, match=r"c: non-finite loss at step 8"):
+        train_gan_stack(_jobs(TINY, toy, tmp_path), progress=False)
+    assert all(load_checkpoint(r / "checkpoint.pt")["step"] == 6 for r in runs)

@@ -16,7 +16,6 @@ spectral normalisation's power iteration, the lazy R1 step) are trained one at a
 from __future__ import annotations
 
 import json
-import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -32,7 +31,6 @@ from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.device import pick_device
 from xraygan.gan.training import (
     RESUME_KEYS,
-    GANTrainingError,
     _ema_update,
     _truncate_metrics,
     _uses_diffaug,
@@ -41,6 +39,7 @@ from xraygan.gan.training import (
     d_loss,
     ema_decay_at,
     g_loss,
+    log_window,
     save_samples,
 )
 from xraygan.models import Discriminator, Generator
@@ -353,19 +352,7 @@ def train_gan_stack(
             for m, (ld, lg, dx, dgz) in zip(members, window):
                 rec = {"step": step, "epoch": m.epoch, "loss_d": ld, "loss_g": lg, "d_real": dx, "d_fake": dgz}
                 rec["seconds"] = round(time.time() - t0, 2)
-                if not (math.isfinite(ld) and math.isfinite(lg)):
-                    raise GANTrainingError(
-                        f"{m.run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). The last good "
-                        "checkpoints of the stack are kept; lower the learning rates or try loss='hinge'."
-                    )
-                m.low_d = m.low_d + 1 if ld < 1e-3 else 0
-                if m.low_d >= cfg.collapse_patience:
-                    raise GANTrainingError(
-                        f"{m.run}: the discriminator collapsed (loss_d={ld:.2e} for {m.low_d} windows, at step "
-                        f"{step}). The last good checkpoints of the stack are kept; use diffaug='on' or fewer steps."
-                    )
-                with open(m.run / "metrics.jsonl", "a") as f:
-                    f.write(json.dumps(rec) + "\n")
+                m.low_d = log_window(m.run, rec, m.low_d, cfg.collapse_patience, "The stack's checkpoints are kept")
             bar.set_postfix(
                 loss_d=f"{sum(w[0] for w in window) / k:.3f}", loss_g=f"{sum(w[1] for w in window) / k:.3f}"
             )

@@ -225,20 +225,7 @@ def train_gan(
                 "seconds": round(time.time() - t0, 2),
             }
             bar.set_postfix(loss_d=f"{ld:.3f}", loss_g=f"{lg:.3f}", Dx=f"{dx:.2f}", DGz=f"{dgz:.2f}")
-            if not (math.isfinite(ld) and math.isfinite(lg)):
-                raise GANTrainingError(
-                    f"{run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). The last "
-                    f"good checkpoint {ckpt} is kept; lower the learning rates or try loss='hinge'."
-                )
-            low_d = low_d + 1 if ld < 1e-3 else 0
-            if low_d >= cfg.collapse_patience:
-                raise GANTrainingError(
-                    f"{run}: the discriminator collapsed (loss_d={ld:.2e} for {low_d} windows, at "
-                    f"step {step}). The last good checkpoint {ckpt} is kept; use diffaug='on' or "
-                    "fewer steps."
-                )
-            with open(run / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(rec) + "\n")
+            low_d = log_window(run, rec, low_d, cfg.collapse_patience, f"The last good checkpoint {ckpt} is kept")
             if step % cfg.sample_every == 0 or step == cfg.steps:
                 save_samples(
                     G_ema if cfg.ema_decay else G,
@@ -257,6 +244,27 @@ def train_gan(
     if step == cfg.steps and step % cfg.log_every:
         save(step)
     return run
+
+
+def log_window(run: Path, rec: dict, low_d: int, patience: int, kept: str) -> int:
+    """Check one log window's mean losses and append it to run/metrics.jsonl; returns the count of windows in
+    a row with a discriminator loss near 0. Stops with GANTrainingError on non-finite losses or when that
+    count reaches `patience` (a collapsed discriminator); `kept` says which checkpoint survives."""
+    step, ld, lg = rec["step"], rec["loss_d"], rec["loss_g"]
+    if not (math.isfinite(ld) and math.isfinite(lg)):
+        raise GANTrainingError(
+            f"{run}: non-finite loss at step {step} (loss_d={ld}, loss_g={lg}). {kept}; lower the learning "
+            "rates or try loss='hinge'."
+        )
+    low_d = low_d + 1 if ld < 1e-3 else 0
+    if low_d >= patience:
+        raise GANTrainingError(
+            f"{run}: the discriminator collapsed (loss_d={ld:.2e} for {low_d} windows, at step {step}). {kept}; "
+            "use diffaug='on' or fewer steps."
+        )
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(rec) + "\n")
+    return low_d
 
 
 def checkpoint_payload(
