@@ -48,6 +48,15 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "pac2_noaug_mbstd": ("per_class", {"mbstd": True, "diffaug": "off", "pack": 2}),
     "pac2_cutout": ("per_class", {"diffaug_policy": "cutout", "pack": 2}),
     "pac2_cutout_mbstd_2x": ("per_class", {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "steps": 2400}),
+    # more steps at a smaller width, in about the same minutes
+    "pac2_cutout_mbstd_w24_2x": (
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24, "steps": 2400},
+    ),
+    "pac2_cutout_mbstd_w24_2x_sub": (  # the same for fractions below 1: twice the subset GAN's 600 steps
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24, "steps": 1200},
+    ),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }
