@@ -65,20 +65,23 @@ class Generator(nn.Module):
 class MinibatchStd(nn.Module):
     """Appends one channel: the standard deviation of each feature across a group of images, averaged
     (Karras et al. 2018, ProGAN). A discriminator that sees it can tell a batch of near-copies from a batch of
-    varied images, which pushes the generator away from repeating one image."""
+    varied images, which pushes the generator away from repeating one image. With `models` = K the channels
+    are K models' blocks side by side (gan/stack.py): each block gets its own statistic channel after it."""
 
-    def __init__(self, group: int = 4) -> None:
+    def __init__(self, group: int = 4, models: int = 1) -> None:
         super().__init__()
-        self.group = group
+        self.group, self.models = group, models
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
+        k = self.models
         g = min(self.group, b)
         if b % g:  # a batch that does not split into groups uses one group
             g = b
-        y = x.float().view(g, b // g, c, h, w)  # images i, i + b/g, ... form a group
-        std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3))  # (b/g,)
-        return torch.cat([x, std.to(x.dtype).repeat(g)[:, None, None, None].expand(b, 1, h, w)], 1)
+        y = x.float().view(g, b // g, k, c // k, h, w)  # images i, i + b/g, ... form a group
+        std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(2, 3, 4))  # (b/g, k)
+        std = std.to(x.dtype).repeat(g, 1)[:, :, None, None, None].expand(b, k, 1, h, w)
+        return torch.cat([x.view(b, k, c // k, h, w), std], 2).view(b, c + k, h, w)
 
 
 class Discriminator(nn.Module):

@@ -4,7 +4,6 @@ loaded back from them."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from xraygan.checkpoint import keyed_dir, load_checkpoint
 from xraygan.config import GANConfig, to_dict
 from xraygan.data.imageset import ImageSet
 from xraygan.device import pick_device
-from xraygan.gan.stack import stack_problem, train_gan_stack
+from xraygan.gan.stack import stack_key, stack_problem, train_gan_stack
 from xraygan.gan.training import build_models, standing_stats, train_gan
 from xraygan.info import CLASSES
 
@@ -90,7 +89,7 @@ def train_per_class(
         return
     groups: dict[str, list] = {}
     for job in jobs:  # stackable: every setting but the seed equal
-        groups.setdefault(json.dumps(to_dict(dataclasses.replace(job[0], seed=0)), sort_keys=True), []).append(job)
+        groups.setdefault(stack_key(job[0]), []).append(job)
     for group in groups.values():
         if len(group) > 1 and stack_problem([g[0] for g in group]) is None:
             for i in range(0, len(group), MAX_STACK):

@@ -41,18 +41,24 @@ from xraygan.gan.training import (
     g_loss,
     log_window,
     save_samples,
+    train_gan,
 )
-from xraygan.models import Discriminator, Generator
+from xraygan.models import Discriminator, Generator, MinibatchStd
 from xraygan.progress import tqdm
 
 _PER_MODEL = ("seed",)  # GANConfig fields that may differ between stacked models; all others must agree
 
 
+def stack_key(cfg: GANConfig) -> str:
+    """Configs with the same key may train as one stack: every setting but those of _PER_MODEL."""
+    return json.dumps(to_dict(replace(cfg, **{f: getattr(GANConfig(), f) for f in _PER_MODEL})), sort_keys=True)
+
+
 def stack_problem(cfgs: list[GANConfig]) -> str | None:
     """Why these configs cannot train as one stack, or None when they can."""
-    first = to_dict(replace(cfgs[0], **{f: getattr(GANConfig(), f) for f in _PER_MODEL}))
+    first = json.loads(stack_key(cfgs[0]))
     for c in cfgs[1:]:
-        other = to_dict(replace(c, **{f: getattr(GANConfig(), f) for f in _PER_MODEL}))
+        other = json.loads(stack_key(c))
         diff = sorted(k for k in first if first[k] != other[k])
         if diff:
             return f"stacked GANs must share every setting but {_PER_MODEL}; these differ in {diff}"
@@ -124,7 +130,7 @@ class StackedDiscriminator(nn.Module):
         first = models[0]
         self.k, self.pack = len(models), first.pack
         self.features = nn.Sequential(*(_grouped(list(ls)) for ls in zip(*(m.features for m in models))))
-        self.group = first.mbstd.group if first.mbstd is not None else 0
+        self.mbstd = MinibatchStd(first.mbstd.group, models=self.k) if first.mbstd is not None else None
         self.head = _grouped([m.head for m in models])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -136,16 +142,8 @@ class StackedDiscriminator(nn.Module):
                 .reshape(b // self.pack, k * self.pack, s, s)
             )
         h = self.features(x)  # (B', K*C, 4, 4)
-        if self.group:  # MinibatchStd per model, as in models.MinibatchStd
-            bb, _, hh, ww = h.shape
-            g = min(self.group, bb)
-            if bb % g:
-                g = bb
-            hk = h.view(bb, k, -1, hh, ww)
-            y = hk.float().view(g, bb // g, k, -1, hh, ww)
-            std = (y.var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(2, 3, 4))  # (B'/g, K)
-            std = std.to(h.dtype).repeat(g, 1)[:, :, None, None, None].expand(bb, k, 1, hh, ww)
-            h = torch.cat([hk, std], 2).view(bb, -1, hh, ww)
+        if self.mbstd is not None:
+            h = self.mbstd(h)
         return self.head(h).flatten(1)  # (B', K)
 
 
@@ -210,12 +208,11 @@ def train_gan_stack(
     """Train (or resume) K per-class GANs together; `jobs` holds (config, training images, run folder, class
     label) per model, as `train_gan` takes them. Models whose checkpoints are at different steps (one stopped
     by an error, say) are finished one at a time. Returns the run folders."""
-    from xraygan.gan.training import train_gan
-
     problem = stack_problem([j[0] for j in jobs])
     if problem:
         raise ValueError(problem)
-    steps_at = {_checkpoint_step(Path(r)) if resume else 0 for _, _, r, _ in jobs}
+    saved = [_checkpoint(Path(r)) if resume else None for _, _, r, _ in jobs]  # each read once
+    steps_at = {st["step"] if st else 0 for st in saved}
     if steps_at == {jobs[0][0].steps}:  # all trained already
         return [Path(r) for _, _, r, _ in jobs]
     if len(jobs) == 1 or len(steps_at) > 1:
@@ -235,8 +232,8 @@ def train_gan_stack(
         G, D = build_models(c)
         g = torch.Generator().manual_seed(c.seed)
         meta = {**to_dict(c), "class_label": label, "channels": 1}
-        members.append(_Member(c, run, data.images.to(dev), meta, g, torch.randperm(len(data), generator=g), False))
-        members[-1].augment = _uses_diffaug(c, len(data))
+        perm = torch.randperm(len(data), generator=g)
+        members.append(_Member(c, run, data.images.to(dev), meta, g, perm, _uses_diffaug(c, len(data))))
         singles.append((G, D))
     G = StackedGenerator([s[0] for s in singles]).to(dev)
     D = StackedDiscriminator([s[1] for s in singles]).to(dev)
@@ -246,7 +243,7 @@ def train_gan_stack(
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     step = 0
     if resume and next(iter(steps_at)):
-        sts = [load_checkpoint(m.run / "checkpoint.pt", dev) for m in members]
+        sts = saved
         for m, st in zip(members, sts):
             check_compatible({**to_dict(GANConfig()), **st["config"]}, m.meta, RESUME_KEYS, m.run / "checkpoint.pt")
             m.g.set_state(st["rng"]["train"].cpu())
@@ -368,6 +365,6 @@ def train_gan_stack(
     return [m.run for m in members]
 
 
-def _checkpoint_step(run: Path) -> int:
+def _checkpoint(run: Path) -> dict | None:
     ckpt = run / "checkpoint.pt"
-    return int(load_checkpoint(ckpt)["step"]) if ckpt.exists() else 0
+    return load_checkpoint(ckpt) if ckpt.exists() else None

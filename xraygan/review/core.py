@@ -74,12 +74,17 @@ def feature_net_path(cfg: ClassifierConfig, splits: Splits, folder: str | Path) 
 
 def load_feature_net(path: str | Path, device: str | None = None) -> tuple[torch.nn.Module, float]:
     """A cached feature network (eval mode) and its validation-chosen threshold."""
+    model, thr, _ = _feature_net_from(load_checkpoint(path, "cpu"), device)
+    return model, thr
+
+
+def _feature_net_from(st: dict, device: str | None) -> tuple[torch.nn.Module, float, dict]:
+    """The network, threshold and validation metrics a feature-network checkpoint holds."""
     dev = pick_device(device)
-    st = load_checkpoint(path, dev)
     cfg = ClassifierConfig(**st["config"])
     model = build_classifier(cfg.model, cfg.width).to(dev)
     model.load_state_dict(st["model"])
-    return model.eval(), float(st["threshold"])
+    return model.eval(), float(st["threshold"]), dict(st.get("val", {}))
 
 
 def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device: str | None = None):
@@ -88,8 +93,7 @@ def feature_net(cfg: ClassifierConfig, splits: Splits, path: str | Path, device:
     penultimate layer is the feature space of the distances, and it judges label fidelity."""
     path = Path(path)
     if path.exists():
-        model, thr = load_feature_net(path, device)
-        return model, thr, dict(load_checkpoint(path, "cpu").get("val", {}))
+        return _feature_net_from(load_checkpoint(path, "cpu"), device)
     tc = train_classifier(cfg, splits.train, splits.val, device, progress=True)
     atomic_save(
         {
