@@ -57,6 +57,36 @@ RECIPES: dict[str, tuple[str, dict]] = {
         "per_class",
         {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24, "steps": 1200},
     ),
+    # at 10 % (about 120 NORMAL images) the packed width-24 recipe still draws near-twins: vary its budget
+    # (600 = the subset GAN's steps, 2400), the pack, the width, and DiffAugment's policy
+    "pac2_cutout_mbstd_w24_sub": (
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24},
+    ),
+    "pac2_cutout_mbstd_w24_4x_sub": (
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24, "steps": 2400},
+    ),
+    "pac4_cutout_mbstd_w24_2x_sub": (
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 4, "ngf": 24, "ndf": 24, "steps": 1200},
+    ),
+    "pac2_cutout_mbstd_w16_2x_sub": (
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 16, "ndf": 16, "steps": 1200},
+    ),
+    "pac2_tc_mbstd_w24_2x_sub": (  # translation + cutout
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "translation,cutout", "pack": 2, "ngf": 24, "ndf": 24, "steps": 1200},
+    ),
+    "pac2_full_mbstd_w24_2x_sub": (  # DiffAugment's full policy (colour, translation, cutout)
+        "per_class",
+        {"mbstd": True, "pack": 2, "ngf": 24, "ndf": 24, "steps": 1200},
+    ),
+    "cgan_cutout_mbstd_2x_sub": (  # one conditional GAN sees both classes' images (3x NORMAL's alone)
+        "conditional",
+        {"mbstd": True, "diffaug_policy": "cutout", "steps": 1200},
+    ),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }

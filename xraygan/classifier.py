@@ -107,6 +107,13 @@ def selection(y_val: np.ndarray, p: np.ndarray) -> tuple[float, dict]:
     }
 
 
+def validation_score(y_val: np.ndarray, p: np.ndarray, select_on: str) -> tuple[dict, float]:
+    """Validation AUC and log-loss of probabilities `p`, and the score model selection maximises."""
+    auc = binary_metrics(y_val, p)["auc"]
+    loss = float(log_loss(y_val, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
+    return {"val_auc": auc, "val_loss": loss}, (auc if select_on == "auc" else -loss)
+
+
 def _phase(
     model,
     opt_cfg: ClassifierConfig,
@@ -184,10 +191,8 @@ def train_classifier(
 
         def on_eval(step: int) -> None:
             p = predict(judged, val, dev)
-            auc = binary_metrics(y_val, p)["auc"]
-            loss = float(log_loss(y_val, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1]))
-            history.append({"step": offset + step, "val_auc": auc, "val_loss": loss})
-            score = auc if cfg.select_on == "auc" else -loss  # higher is better
+            scores, score = validation_score(y_val, p, cfg.select_on)  # score: higher is better
+            history.append({"step": offset + step, **scores})
             if score > best["score"]:
                 best.update(score=score, step=offset + step, state=copy.deepcopy(judged.state_dict()), p=p)
 

@@ -11,6 +11,8 @@ kernel call do more work per call (benchmarks/study_throughput.py measures it)."
 from __future__ import annotations
 
 import copy
+import math
+from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -18,14 +20,32 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from xraygan.augment import classic_augment
-from xraygan.classifier import BatchOrder, TrainedClassifier, loss_weights, optimiser, selection
+from xraygan.classifier import (
+    BatchOrder,
+    TrainedClassifier,
+    loss_weights,
+    optimiser,
+    selection,
+    validation_score,
+    weight_average,
+)
 from xraygan.config import ClassifierConfig
 from xraygan.data.imageset import ImageSet, to_unit
 from xraygan.device import pick_device
-from xraygan.metrics import binary_metrics
 from xraygan.models import SimpleCNN, build_classifier
 
-_SHARED = ("model", "width", "steps", "batch_size", "lr", "weight_decay", "eval_every", "amp")  # must agree
+_SHARED = (  # must agree: the shape, the schedule, what is judged and how it is selected
+    "model",
+    "width",
+    "steps",
+    "batch_size",
+    "lr",
+    "weight_decay",
+    "eval_every",
+    "amp",
+    "ema_decay",
+    "select_on",
+)
 
 
 class StackedSimpleCNN(nn.Module):
@@ -91,7 +111,8 @@ def train_classifiers(
     cfgs: list[ClassifierConfig], trains: list[ImageSet], val: ImageSet, device: str | None = None
 ) -> list[TrainedClassifier]:
     """train_classifier for K configs and training sets at once (no pretraining phase). The configs may
-    differ in seed, augmentation and class weighting; everything else must agree."""
+    differ in seed, augmentation and class weighting; everything else must agree. Weight EMA (of the stacked
+    weights: elementwise, so each model's own average) and selection on validation AUC or log-loss as alone."""
     if len(cfgs) != len(trains) or not cfgs:
         raise ValueError("train_classifiers: give one training set per config")
     for f in _SHARED:
@@ -100,8 +121,6 @@ def train_classifiers(
     c0 = cfgs[0]
     if c0.model != "simple":
         raise ValueError("train_classifiers stacks the 'simple' CNN only; train other models one by one")
-    if c0.select_on != "auc" or c0.ema_decay:
-        raise ValueError("train_classifiers selects on validation AUC without weight EMA; train these one by one")
     dev = pick_device(device)
     k = len(cfgs)
     with torch.random.fork_rng(devices=[]):
@@ -111,6 +130,10 @@ def train_classifiers(
             models.append(build_classifier(c.model, c.width))
             states.append(torch.get_rng_state())
         net = StackedSimpleCNN(models).to(dev)
+        ema = weight_average(net, c0.ema_decay)
+        judged = ema.module if ema is not None else net  # what is validated, selected and returned
+        cuda = dev.type == "cuda" and c0.amp
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
         gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
         opt, sched = optimiser(net.parameters(), c0, c0.steps)
         images = [t.images.to(dev) for t in trains]
@@ -118,7 +141,8 @@ def train_classifiers(
         weights = [loss_weights(t, c, dev) for c, t in zip(cfgs, trains)]
         orders = [BatchOrder(len(t), c0.batch_size, g) for t, g in zip(trains, gens)]
         y_val = val.labels.numpy()
-        best = [{"auc": -1.0} for _ in range(k)]
+        best: list[dict] = [{"score": -math.inf} for _ in range(k)]
+        history: list[list[dict]] = [[] for _ in range(k)]
         for step in range(1, c0.steps + 1):
             net.train()
             xs, ys, ws = [], [], []
@@ -130,7 +154,11 @@ def train_classifiers(
                 xs.append(x)
                 ys.append(labels[j][idx])
                 ws.append(weights[j][labels[j][idx].long()])
-            logits = net(torch.cat(xs, 1), states)  # (B, K)
+            x = torch.cat(xs, 1)
+            if cuda:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with amp:
+                logits = net(x, states).float()  # (B, K)
             loss = sum(
                 F.binary_cross_entropy_with_logits(logits[:, j], ys[j], weight=ws[j]) for j in range(k)
             )  # summed: each model's gradient is its own loss's
@@ -138,16 +166,20 @@ def train_classifiers(
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update_parameters(net)
             if step % c0.eval_every == 0:
-                p_all = _predict_all(net, val, dev)
+                p_all = _predict_all(judged, val, dev)
                 for j in range(k):
-                    auc = binary_metrics(y_val, p_all[:, j])["auc"]
-                    if auc > best[j]["auc"]:
-                        best[j].update(auc=auc, step=step, model=net.unstack(j), p=p_all[:, j])
+                    p = p_all[:, j]
+                    scores, score = validation_score(y_val, p, c0.select_on)  # as alone
+                    history[j].append({"step": step, **scores})
+                    if score > best[j]["score"]:
+                        best[j].update(score=score, step=step, model=judged.unstack(j), p=p)
     out = []
-    for b in best:
+    for b, h in zip(best, history):
         t, val_m = selection(y_val, b["p"])
-        out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, []))
+        out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, h))
     return out
 
 
