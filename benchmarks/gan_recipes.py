@@ -83,6 +83,27 @@ RECIPES: dict[str, tuple[str, dict]] = {
         "per_class",
         {"mbstd": True, "pack": 2, "ngf": 24, "ndf": 24, "steps": 1200},
     ),
+    "pac4_cutout_mbstd_w24_sub": (
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 4, "ngf": 24, "ndf": 24},
+    ),
+    "pac2_cutout_mbstd_w24_lr1e4_2x_sub": (  # half the learning rates, twice the steps
+        "per_class",
+        {
+            "mbstd": True,
+            "diffaug_policy": "cutout",
+            "pack": 2,
+            "ngf": 24,
+            "ndf": 24,
+            "steps": 1200,
+            "lr_g": 1e-4,
+            "lr_d": 1e-4,
+        },
+    ),
+    "pac2_cutout_mbstd_w24_b32_2x_sub": (  # half the batch, twice the steps: the same images seen
+        "per_class",
+        {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24, "steps": 1200, "batch_size": 32},
+    ),
     "cgan_cutout_mbstd_2x_sub": (  # one conditional GAN sees both classes' images (3x NORMAL's alone)
         "conditional",
         {"mbstd": True, "diffaug_policy": "cutout", "steps": 1200},

@@ -5,7 +5,7 @@ same widths (with --data). Prints tables; asserts nothing.
 
 Usage:
     python benchmarks/study_throughput.py [--data DIR] [--preset cpu] [--steps 60] [--ks 1 4 8 16] \
-        [--gan-steps 40] [--gan-ks 2 4 8 16] [--skip classifier|gan]
+        [--gan-steps 40] [--gan-ks 2 4 8 16] [--skip classifier|gan] [--no-amp] [--cudnn-benchmark]
 Without --data it uses the phantom set (timings depend on shapes, not on pixels) and skips the tutorial loop."""
 
 from __future__ import annotations
@@ -37,17 +37,21 @@ def main() -> None:
     ap.add_argument("--gan-steps", type=int, default=40, help="GAN steps timed (after one warm-up log window)")
     ap.add_argument("--gan-ks", type=int, nargs="+", default=[2, 4, 8, 16])
     ap.add_argument("--skip", choices=["classifier", "gan"], default=None)
+    ap.add_argument("--no-amp", action="store_true", help="CUDA: fp32 instead of bf16 autocast + channels_last")
+    ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: let cuDNN time its algorithms per shape")
     a = ap.parse_args()
+    torch.backends.cudnn.benchmark = a.cudnn_benchmark
     data = DataConfig(root=a.data) if a.data else DataConfig(source="phantom", phantom_per_class=400)
     exp = build_experiment(a.preset, data=data)
     splits = load_splits(exp.data, progress=False)
     full = exp.classifier.steps
-    cfg = dataclasses.replace(exp.classifier, steps=a.steps, eval_every=a.steps // 2)
+    cfg = dataclasses.replace(exp.classifier, steps=a.steps, eval_every=a.steps // 2, amp=not a.no_amp)
     dev = "cpu" if not torch.cuda.is_available() else "cuda"
     print(
         f"# device {dev}, {torch.get_num_threads()} threads, torch {torch.__version__}; preset {a.preset}: "
         f"{cfg.model} width {cfg.width}, batch {cfg.batch_size}, {splits.train.image_size} px; "
-        f"{a.steps} steps timed, rates scaled to the preset's {full} steps"
+        f"{a.steps} steps timed, rates scaled to the preset's {full} steps; amp {cfg.amp}, "
+        f"cudnn.benchmark {a.cudnn_benchmark}"
     )
     if a.skip != "classifier":
         classifiers(cfg, splits, dev, full, a)
@@ -83,7 +87,12 @@ def gans(exp, splits, dev: str, a) -> None:
     log = max(5, a.gan_steps // 4)
     base = exp.gan_at(1.0)
     cfg = dataclasses.replace(
-        base, steps=log + a.gan_steps, log_every=log, sample_every=log * 1000, ckpt_every=log * 1000
+        base,
+        steps=log + a.gan_steps,
+        log_every=log,
+        sample_every=log * 1000,
+        ckpt_every=log * 1000,
+        amp=not a.no_amp,
     )
     print(
         f"\n# GAN: preset {a.preset}, ngf {cfg.ngf}, ndf {cfg.ndf}, nz {cfg.nz}, batch {cfg.batch_size}, "

@@ -78,9 +78,12 @@ class StackedSimpleCNN(nn.Module):
         self.head_b = nn.Parameter(torch.cat([m.head[1].bias.data for m in models]))  # (K,)
 
     def forward(self, x: torch.Tensor, rng_states: list[torch.Tensor] | None = None) -> torch.Tensor:
+        """Training with `rng_states` (CPU): model k's dropout mask replayed from its own stream, as alone;
+        without (CUDA): one dropout call over all models (independent masks from the CUDA generator)."""
         e = self.features(x).mean(dim=(2, 3)).view(len(x), self.k, -1)  # (B, K, C)
-        if self.training and self.p > 0:
-            assert rng_states is not None
+        if self.training and self.p > 0 and rng_states is None:
+            e = F.dropout(e, self.p, True)
+        elif self.training and self.p > 0:
             cols = []
             for k in range(self.k):  # model k's dropout from its own stream, exactly as alone
                 torch.set_rng_state(rng_states[k])
@@ -136,32 +139,31 @@ def train_classifiers(
         amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
         gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
         opt, sched = optimiser(net.parameters(), c0, c0.steps)
-        images = [t.images.to(dev) for t in trains]
-        labels = [t.labels.to(dev).float() for t in trains]
-        weights = [loss_weights(t, c, dev) for c, t in zip(cfgs, trains)]
+        images, labels, offsets = _pool(trains, dev)  # every distinct training set once, on the device
+        w = torch.stack([loss_weights(t, c, dev) for c, t in zip(cfgs, trains)])  # (K, 2)
         orders = [BatchOrder(len(t), c0.batch_size, g) for t, g in zip(trains, gens)]
+        rows = torch.arange(k, device=dev)[:, None]
         y_val = val.labels.numpy()
         best: list[dict] = [{"score": -math.inf} for _ in range(k)]
         history: list[list[dict]] = [[] for _ in range(k)]
         for step in range(1, c0.steps + 1):
             net.train()
-            xs, ys, ws = [], [], []
-            for j in range(k):  # each model's own batch, drawn exactly as _phase draws it
-                idx = orders[j].next().to(dev)
-                x = to_unit(images[j][idx])
+            # each model's own batch, drawn exactly as _phase draws it, gathered for all models at once
+            idx = torch.stack([o.next() + off for o, off in zip(orders, offsets)]).to(dev)  # (K, B)
+            x = to_unit(images[idx.view(-1)]).view(k, c0.batch_size, *images.shape[2:])
+            for j in range(k):
                 if cfgs[j].augment:
-                    x = classic_augment(x, gens[j])
-                xs.append(x)
-                ys.append(labels[j][idx])
-                ws.append(weights[j][labels[j][idx].long()])
-            x = torch.cat(xs, 1)
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
+                    x[j] = classic_augment(x[j].unsqueeze(1), gens[j]).squeeze(1)
+            x = x.transpose(0, 1)  # (B, K, S, S): model k reads channel k
+            x = x.contiguous(memory_format=torch.channels_last) if cuda else x.contiguous()
+            y = labels[idx]  # (K, B)
             with amp:
-                logits = net(x, states).float()  # (B, K)
-            loss = sum(
-                F.binary_cross_entropy_with_logits(logits[:, j], ys[j], weight=ws[j]) for j in range(k)
-            )  # summed: each model's gradient is its own loss's
+                logits = net(x, states if dev.type == "cpu" else None).float()  # (B, K)
+            # the sum of each model's mean loss, so each model's gradient is its own loss's
+            loss = (
+                F.binary_cross_entropy_with_logits(logits, y.T.float(), weight=w[rows, y].T, reduction="sum")
+                / c0.batch_size
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -181,6 +183,21 @@ def train_classifiers(
         t, val_m = selection(y_val, b["p"])
         out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, h))
     return out
+
+
+def _pool(trains: list[ImageSet], dev: torch.device) -> tuple[torch.Tensor, torch.Tensor, list[int]]:
+    """Images and labels of the distinct training sets concatenated on the device (a set shared by several
+    models is held once), and where each model's set starts in them."""
+    first: dict[int, int] = {}
+    parts, offsets, n = [], [], 0
+    for t in trains:
+        if id(t) not in first:
+            first[id(t)] = n
+            parts.append(t)
+            n += len(t)
+        offsets.append(first[id(t)])
+    images = torch.cat([t.images for t in parts]).to(dev)
+    return images, torch.cat([t.labels for t in parts]).to(dev), offsets
 
 
 @torch.no_grad()
