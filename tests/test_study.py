@@ -179,6 +179,31 @@ def test_replicates_gans_train_as_one_stack_where_stacking_pays(tmp_path: Path, 
     assert len(df) == 4 and set(df.subset) == {0, 1}
 
 
+def test_replicates_classifiers_train_as_one_stack_where_stacking_pays(tmp_path: Path, monkeypatch) -> None:
+    """On a GPU (forced here) each replicate's classifiers without a pretraining phase train as one stack; the
+    rows say what the one-at-a-time study says (the same selected steps, test metrics to float rounding),
+    each model reads the test split once, and the pretraining condition still trains alone."""
+    exp = _phantom_exp(
+        fractions=(0.5,), seeds=2, subsets=2, conditions=("baseline", "classic_aug", "dup_real_100", "pretrain_dcgan")
+    )
+    serial = run_study(exp, tmp_path / "serial", tmp_path / "runs", device="cpu", progress=False)
+    stacks, alone = [], []
+    real_stack, real_cell = study_mod.train_classifiers, study_mod.run_cell
+    monkeypatch.setattr(study_mod, "classifier_stacking_pays", lambda device: True)
+    monkeypatch.setattr(
+        study_mod, "train_classifiers", lambda c, *a, **k: stacks.append(len(c)) or real_stack(c, *a, **k)
+    )
+    monkeypatch.setattr(study_mod, "run_cell", lambda *a, **k: alone.append(a[3].condition) or real_cell(*a, **k))
+    stacked = run_study(exp, tmp_path / "stacked", tmp_path / "runs", device="cpu", progress=False)
+    assert stacks == [3, 3] and alone == ["pretrain_dcgan"] * 2  # one stack per replicate
+    key = ["condition", "seed"]
+    a, b = serial.sort_values(key).reset_index(drop=True), stacked.sort_values(key).reset_index(drop=True)
+    assert (a[key] == b[key]).all().all() and set(b.test_reads) == {1}
+    assert (a.best_step == b.best_step).all() and (a.subset == b.subset).all()
+    assert np.allclose(a["test_auc"], b["test_auc"], atol=0.03)
+    assert np.allclose(a["val_auc"], b["val_auc"], atol=0.03)
+
+
 @pytest.mark.parametrize("size", [64, 128])
 def test_resnet18_option_is_one_channel_single_logit(size: int) -> None:
     from xraygan.models import build_classifier
@@ -354,3 +379,26 @@ def test_validation_scales_with_the_fraction(monkeypatch) -> None:
         device="cpu",
     )
     assert seen[-1][1] == full
+
+
+def test_estimate_times_stacks_where_the_study_stacks(monkeypatch) -> None:
+    """On a GPU (forced here) the estimate printed before a study times what the study will run: a stack of
+    one replicate's classifiers and a stack of GANs, per model; on CPU, one model at a time."""
+    import xraygan.study.estimate as est
+    from xraygan.data import load_splits
+
+    exp = _phantom_exp(fractions=(0.5,), seeds=3, subsets=3, conditions=("baseline", "dup_real_100", "dcgan_50"))
+    splits = load_splits(exp.data, progress=False)
+    sizes: list[tuple[str, int]] = []
+    real_c, real_g = est.train_classifiers, est.train_gan_stack
+    monkeypatch.setattr(
+        est, "train_classifiers", lambda c, *a, **k: sizes.append(("clf", len(c))) or real_c(c, *a, **k)
+    )
+    monkeypatch.setattr(est, "train_gan_stack", lambda j, *a, **k: sizes.append(("gan", len(j))) or real_g(j, *a, **k))
+    alone = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
+    assert sizes == [] and alone.classifier_step_s > 0
+    monkeypatch.setattr(est, "classifier_stacking_pays", lambda device: True)
+    monkeypatch.setattr(est, "stacking_pays", lambda device: True)
+    stacked = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
+    assert ("clf", 3) in sizes and ("gan", 6) in sizes  # 3 conditions; 2 classes x 3 replicates
+    assert stacked.classifier_step_s > 0 and all(v > 0 for v in stacked.gan_step_s.values())

@@ -12,8 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.classifier import train_classifier
+from xraygan.classifier_stack import classifier_stacking_pays, train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig
 from xraygan.data import ImageSet
+from xraygan.gan.runs import MAX_STACK, stacking_pays
+from xraygan.gan.stack import train_gan_stack
 from xraygan.gan.training import train_gan
 
 
@@ -27,36 +30,54 @@ class Rates:
         return "seconds per step: " + ", ".join(parts)
 
 
-def gan_step_seconds(cfg: GANConfig, train: ImageSet, device: str | None, steps: int = 20) -> float:
-    """Seconds per step of `cfg`, from a short run in a scratch folder (after a few warm-up steps)."""
+def gan_step_seconds(cfg: GANConfig, train: ImageSet, device: str | None, steps: int = 20, k: int = 1) -> float:
+    """Seconds per step of `cfg` and per model, from a short run in a scratch folder (after a few warm-up
+    steps); with k > 1, of k models trained as one stack (xraygan.gan.stack), as a GPU study trains them."""
     short = dataclasses.replace(cfg, steps=steps, log_every=steps, sample_every=steps, ckpt_every=steps)
+    warm = dataclasses.replace(short, steps=3, log_every=3, sample_every=3, ckpt_every=3)
     with tempfile.TemporaryDirectory() as tmp:
-        warm = dataclasses.replace(short, steps=3, log_every=3, sample_every=3, ckpt_every=3)
-        train_gan(warm, train, Path(tmp) / "warm", class_label=0, device=device, progress=False)
-        t0 = time.perf_counter()
-        train_gan(short, train, Path(tmp) / "run", class_label=0, device=device, progress=False)
-        return (time.perf_counter() - t0) / steps
+        for c, name in ((warm, "warm"), (short, "run")):
+            t0 = time.perf_counter()
+            if k == 1:
+                train_gan(c, train, Path(tmp) / name, class_label=0, device=device, progress=False)
+            else:
+                jobs = [
+                    (dataclasses.replace(c, seed=c.seed + i), train, Path(tmp) / f"{name}{i}", i % 2) for i in range(k)
+                ]
+                train_gan_stack(jobs, device, progress=False)
+        return (time.perf_counter() - t0) / (steps * k)
 
 
-def classifier_step_seconds(cfg: ClassifierConfig, train: ImageSet, val: ImageSet, device: str | None) -> float:
-    """Seconds per classifier step with its validation checks, from two evaluation intervals of training."""
+def classifier_step_seconds(
+    cfg: ClassifierConfig, train: ImageSet, val: ImageSet, device: str | None, k: int = 1
+) -> float:
+    """Seconds per classifier step and per model with its validation checks, from two evaluation intervals of
+    training; with k > 1, of k models trained as one stack (xraygan.classifier_stack)."""
     steps = 2 * cfg.eval_every
     short = dataclasses.replace(cfg, steps=steps)
     t0 = time.perf_counter()
-    train_classifier(short, train, val, device, progress=False)
-    return (time.perf_counter() - t0) / steps
+    if k == 1:
+        train_classifier(short, train, val, device, progress=False)
+    else:
+        train_classifiers([dataclasses.replace(short, seed=i) for i in range(k)], [train] * k, val, device)
+    return (time.perf_counter() - t0) / (steps * k)
 
 
 def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans: bool) -> Rates:
-    """The rates of this experiment's GAN and classifier configs on this machine (a minute at most)."""
+    """The rates of this experiment's GAN and classifier configs on this machine (a minute at most), trained
+    as the study will train them: one at a time, or on a GPU as stacks (a replicate's classifiers; both
+    classes' GANs of the replicates, up to MAX_STACK)."""
+    st = exp.study
+    kg = min(MAX_STACK, 2 * max(st.subsets, st.replicates_full)) if stacking_pays(device) else 1
+    kc = len(st.conditions) if classifier_stacking_pays(device) else 1
     gan = {}
     if gans:
-        gan["gan"] = gan_step_seconds(exp.gan, train, device)
+        gan["gan"] = gan_step_seconds(exp.gan, train, device, k=kg)
         same = dataclasses.replace(
             exp.gan_subset, steps=exp.gan.steps, sample_every=exp.gan.sample_every, ckpt_every=exp.gan.ckpt_every
         )
-        gan["gan_subset"] = gan["gan"] if same == exp.gan else gan_step_seconds(exp.gan_subset, train, device)
-    return Rates(gan, classifier_step_seconds(exp.classifier, train, val, device))
+        gan["gan_subset"] = gan["gan"] if same == exp.gan else gan_step_seconds(exp.gan_subset, train, device, k=kg)
+    return Rates(gan, classifier_step_seconds(exp.classifier, train, val, device, k=kc))
 
 
 def estimate_seconds(gan_steps: dict[str, int], classifier_steps: int, rates: Rates) -> float:

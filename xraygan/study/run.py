@@ -19,7 +19,8 @@ import torch
 
 from xraygan.checkpoint import describe_diff, flat_diff
 from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, train_classifier
-from xraygan.config import GANConfig
+from xraygan.classifier_stack import classifier_stacking_pays, train_classifiers
+from xraygan.config import ClassifierConfig, GANConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
 from xraygan.device import pick_device
@@ -206,16 +207,25 @@ def build_training_set(
     return real, syn, {0: 0, 1: 0}  # pretrain: synthetic first, then the real images
 
 
-def train_cell(
-    exp: Experiment,
-    splits: Splits,
-    runs: Path,
-    cell: Cell,
-    device: str | None = None,
-    pools_cache: dict | None = None,
-) -> tuple[TrainedClassifier, dict]:
-    """Train the classifier of one (fraction, condition, seed) with the model selection of the study (no
-    test read); returns it and what the result row says about its training."""
+@dataclass
+class CellPlan:
+    """What one cell's classifier trains on, before it is trained."""
+
+    cfg: ClassifierConfig
+    train: ImageSet
+    val: ImageSet
+    pretrain: ImageSet | None
+    pretrain_steps: int
+    row: dict  # what the result row says about its training data
+
+    @property
+    def stacks(self) -> bool:
+        """Can it train in a classifier stack (classifier_stack.train_classifiers)? No pretraining phase."""
+        return self.pretrain is None and self.cfg.model == "simple"
+
+
+def plan_cell(exp: Experiment, splits: Splits, runs: Path, cell: Cell, pools_cache: dict | None = None) -> CellPlan:
+    """The classifier config, training, validation and pretraining sets of one (fraction, condition, seed)."""
     fraction, condition, seed = cell.fraction, cell.condition, cell.seed
     subset = replicate_of(exp, cell)
     real = fraction_subset(splits.train, fraction, subset)
@@ -237,9 +247,8 @@ def train_cell(
     share = exp.study.pretrain_share
     pre_steps = int(cfg.steps * share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
     val = validation_at(exp, splits, fraction, subset)
-    tc = train_classifier(cfg, train, val, device, pretrain=pre, pretrain_steps=pre_steps, progress=False)
     scaled = {"n_val": len(val)} if exp.study.val_scaled else {}  # rows of unscaled studies keep their shape
-    return tc, {
+    row = {
         **scaled,
         "preset": exp.preset,
         "fraction": fraction,
@@ -251,9 +260,46 @@ def train_cell(
         "n_added_normal": added[0],
         "n_added_pneumonia": added[1],
         "n_pretrain": len(pre) if pre is not None else 0,
-        "best_step": tc.best_step,
-        "threshold": tc.threshold,
-        **tc.val,
+    }
+    return CellPlan(cfg, train, val, pre, pre_steps, row)
+
+
+def _trained_row(plan: CellPlan, tc: TrainedClassifier) -> dict:
+    return {**plan.row, "best_step": tc.best_step, "threshold": tc.threshold, **tc.val}
+
+
+def train_cell(
+    exp: Experiment,
+    splits: Splits,
+    runs: Path,
+    cell: Cell,
+    device: str | None = None,
+    pools_cache: dict | None = None,
+) -> tuple[TrainedClassifier, dict]:
+    """Train the classifier of one (fraction, condition, seed) with the model selection of the study (no
+    test read); returns it and what the result row says about its training."""
+    plan = plan_cell(exp, splits, runs, cell, pools_cache)
+    tc = train_classifier(
+        plan.cfg,
+        plan.train,
+        plan.val,
+        device,
+        pretrain=plan.pretrain,
+        pretrain_steps=plan.pretrain_steps,
+        progress=False,
+    )
+    return tc, _trained_row(plan, tc)
+
+
+def _tested_row(tc: TrainedClassifier, row: dict, splits: Splits, seconds: float, device: str | None) -> dict:
+    """The result row: training, one read of the test split, time and device."""
+    test = GuardedTest(splits.test)
+    return {
+        **row,
+        **evaluate_test(tc, test, device),
+        "test_reads": test.reads,
+        "seconds": round(seconds, 2),
+        "device": str(pick_device(device)),
     }
 
 
@@ -268,14 +314,35 @@ def run_cell(
     """Train one classifier for (fraction, condition, seed), read the test split once, return its result row."""
     t0 = time.time()
     tc, row = train_cell(exp, splits, runs, cell, device, pools_cache)
-    test = GuardedTest(splits.test)
-    return {
-        **row,
-        **evaluate_test(tc, test, device),
-        "test_reads": test.reads,
-        "seconds": round(time.time() - t0, 2),
-        "device": str(pick_device(device)),
-    }
+    return _tested_row(tc, row, splits, time.time() - t0, device)
+
+
+def run_cells_stacked(
+    exp: Experiment,
+    splits: Splits,
+    runs: Path,
+    cells: list[Cell],
+    device: str | None = None,
+    pools_cache: dict | None = None,
+) -> list[dict]:
+    """The result rows of cells that share a validation set (one replicate of one fraction): those without a
+    pretraining phase trained together as one classifier stack, the others one by one; each model reads the
+    test split once. A row's `seconds` is its share of the stack's time."""
+    plans = [plan_cell(exp, splits, runs, c, pools_cache) for c in cells]
+    together = [i for i, p in enumerate(plans) if p.stacks]
+    rows: dict[int, dict] = {}
+    if len(together) > 1:
+        t0 = time.time()
+        tcs = train_classifiers(
+            [plans[i].cfg for i in together], [plans[i].train for i in together], plans[together[0]].val, device
+        )
+        share = (time.time() - t0) / len(together)
+        for i, tc in zip(together, tcs):
+            rows[i] = _tested_row(tc, _trained_row(plans[i], tc), splits, share, device)
+    for i, cell in enumerate(cells):
+        if i not in rows:
+            rows[i] = run_cell(exp, splits, runs, cell, device, pools_cache)
+    return [rows[i] for i in range(len(cells))]
 
 
 @dataclass
@@ -444,8 +511,12 @@ def run_study(
                 if _needs_gans(group):
                     bar.set_postfix_str(f"GANs of replicate {r} at {f:g}")
                     prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)])
-                for cell in group:
-                    keep(run_cell(exp, splits, runs, cell, device=device, pools_cache=pools))
+                if classifier_stacking_pays(device):  # on a GPU: the replicate's classifiers as one stack
+                    for row in run_cells_stacked(exp, splits, runs, group, device, pools):
+                        keep(row)
+                else:
+                    for cell in group:
+                        keep(run_cell(exp, splits, runs, cell, device=device, pools_cache=pools))
                 pools.clear()  # a replicate's synthetic pools are not needed again
     bar.close()
     df = pd.DataFrame(read_rows(store))
