@@ -20,7 +20,7 @@ from csv_rows import append, finished  # benchmarks/csv_rows.py (scripts run fro
 
 from xraygan.data import load_splits
 from xraygan.data.splits import fraction_subset
-from xraygan.experiment import build_experiment
+from xraygan.experiment import ORIGINAL_CPU_GAN, PRESETS, build_experiment, subset_gan
 from xraygan.gan.export import export_synthetic
 from xraygan.gan.runs import gan_dir, train_gans
 from xraygan.gan.training import read_metrics, train_gan
@@ -30,7 +30,7 @@ from xraygan.review.diversity import generator_diversity
 
 # name -> (GAN mode, GANConfig fields changed from the preset's GAN)
 RECIPES: dict[str, tuple[str, dict]] = {
-    "dcgan": ("per_class", {}),  # the original plan's per-class DCGAN, as the preset has it
+    "dcgan": ("per_class", {}),  # the original plan's per-class DCGAN (base_gan)
     "mbstd": ("per_class", {"mbstd": True}),
     "mbstd_r1": ("per_class", {"mbstd": True, "r1_gamma": 0.1}),
     "sn_hinge_mbstd": ("per_class", {"spectral_norm": True, "loss": "hinge", "mbstd": True}),
@@ -113,6 +113,14 @@ RECIPES: dict[str, tuple[str, dict]] = {
 }
 
 
+def base_gan(preset: str, exp, fraction: float):
+    """What the recipes change: for `cpu`, the original plan's DCGAN at that budget (the preset itself now
+    trains the packed recipe), with the subset budget below 100 %; else the preset's GAN."""
+    if preset != "cpu":
+        return exp.gan_at(fraction)
+    return ORIGINAL_CPU_GAN if fraction >= 1 else subset_gan(ORIGINAL_CPU_GAN, PRESETS["cpu"]["gan_subset_steps"])
+
+
 def minutes(run: Path) -> float:
     m = read_metrics(run)
     return m[-1]["seconds"] / 60 if m else float("nan")
@@ -165,7 +173,7 @@ def main() -> None:
             if (name, a.fraction, seed) in done:
                 continue
             mode, fields = RECIPES[name]
-            cfg = dataclasses.replace(exp.gan_at(a.fraction), **fields, seed=seed)
+            cfg = dataclasses.replace(base_gan(a.preset, exp, a.fraction), **fields, seed=seed)
             root = gan_dir(a.runs, cfg, real, a.fraction, seed)
             t0 = time.time()
             if a.screen:

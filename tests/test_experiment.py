@@ -22,7 +22,7 @@ PHANTOM = DataConfig(source="phantom", phantom_per_class=24)
 def test_overrides_reach_every_stage_and_round_trip() -> None:
     exp = build_experiment("cpu", data=PHANTOM, gan={"ngf": 16}, classifier={"steps": 100}, study={"seeds": 2})
     assert exp.gan.ngf == 16 and exp.gan_subset.ngf == 16  # a GAN override reaches the subset GANs too
-    assert exp.gan.steps == 1200 and exp.gan_subset.steps == 600 and exp.gan_at(0.1) is exp.gan_subset
+    assert exp.gan.steps == 2400 and exp.gan_subset.steps == 600 and exp.gan_at(0.1) is exp.gan_subset
     assert exp.classifier.steps == 100 and exp.study.seeds == 2 and exp.data == PHANTOM
     assert Experiment.from_dict(json.loads(json.dumps(exp.to_dict()))) == exp
 

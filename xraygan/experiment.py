@@ -79,9 +79,29 @@ def subset_gan(cfg: GANConfig, steps: int | None) -> GANConfig:
     )
 
 
-# The recipes the benchmarks chose (see benchmarks/README.md): GAN fields changed from the cpu preset's GAN,
+# The original plan's per-class DCGAN at the 2-core budget (DiffAugment's colour, translation and cutout):
+# the `cpu` preset's GAN until 2026-11-26, the base of the `pilot` and `paper` GANs and of the recipes in
+# benchmarks/gan_recipes.py. Its NORMAL generator repeats a few chests (near-twin share 0.77).
+ORIGINAL_CPU_GAN = GANConfig(
+    nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300, ckpt_every=300
+)
+# The recipes the benchmarks chose (see benchmarks/README.md): GAN fields changed from ORIGINAL_CPU_GAN,
 # and the classifier of the rebuilt instrument.
 PILOT_GAN: dict[str, Any] = {"mbstd": True, "diffaug_policy": "cutout"}
+# `pac2_cutout_mbstd_w24_2x`: D judges pairs (PacGAN) with a minibatch-std channel, DiffAugment cutout only,
+# width 24 for 2,400 steps (about 6.6 min per class on 2 idle cores). On the full split both classes keep
+# their variety over three seeds (benchmarks/gan_recipes_cpu.csv); on 10 % subsets (600 steps) no recipe
+# measured does.
+PACKED_GAN: dict[str, Any] = {
+    "mbstd": True,
+    "diffaug_policy": "cutout",
+    "pack": 2,
+    "ngf": 24,
+    "ndf": 24,
+    "steps": 2400,
+    "sample_every": 600,
+    "ckpt_every": 600,
+}
 # classifier: weight EMA + class weighting + 800 steps was no better on validation at 100 % (AUC 0.9962 against
 # 0.9947 / 0.9969) and worse at 5 % (0.945-0.970 against 0.975-0.979), at twice the cost: the plan's recipe
 PILOT_CLASSIFIER = ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50)
@@ -90,7 +110,9 @@ PILOT_CLASSIFIER = ClassifierConfig(width=8, steps=400, batch_size=64, eval_ever
 # GAN widths for cpu were chosen by measurement on the 2-core machine (batch 64, 64 px, DiffAugment on):
 # ngf=ndf=32 trains about 3x faster than the standard 64 (idle machine: 353 vs 116 images/s, see
 # benchmarks/README.md; an earlier, busier probe gave 118 / 71 / 40 images/s for 32 / 48 / 64), and it gives
-# recognisable chests in 1200 steps per class (about 3.5 min each), well inside the main job's hour.
+# recognisable chests in 1200 steps per class (about 3.5 min each), well inside the main job's hour. Since
+# 2026-11-26 the cpu preset trains the packed recipe (PACKED_GAN: width 24, 2,400 steps, about 6.6 min per
+# class), the first measured to keep both classes' variety on the full split.
 # "gan_subset_steps" is the GAN step budget on fractions < 1 (None: the full-split budget).
 PRESETS: dict[str, dict[str, Any]] = {
     "smoke": {
@@ -105,15 +127,14 @@ PRESETS: dict[str, dict[str, Any]] = {
         ),
     },
     "cpu": {
-        "gan": GANConfig(
-            nz=64, ngf=32, ndf=32, batch_size=64, steps=1200, log_every=25, sample_every=300, ckpt_every=300
-        ),
+        "gan": dataclasses.replace(ORIGINAL_CPU_GAN, **PACKED_GAN),
         "gan_subset_steps": 600,
         "classifier": ClassifierConfig(width=8, steps=400, batch_size=64, eval_every=50),
         "export_per_class": 1000,
         # 2 cores, <= 60 min for the whole main job: two fractions, 6 seeds (two 10 % subsets), the key
-        # conditions. Measured on the idle 2-core machine: a classifier takes ~25 s, a 600-step GAN ~100 s,
-        # so 48 classifiers + 4 small GANs + notebook 02's two full-data GANs come to ~35 min.
+        # conditions. Measured on the idle 2-core machine: a classifier takes ~25 s, a 600-step packed GAN
+        # ~100 s, a 2,400-step one ~6.6 min, so 48 classifiers + 4 small GANs + notebook 02's two full-data
+        # GANs come to ~45 min.
         "study": StudyConfig(
             fractions=(0.1, 1.0),
             seeds=6,
@@ -152,7 +173,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 # benchmarks/classifier_recipes.py (validation only), three replicates at 10 % each with its own subset and
 # independently seeded GANs, the baseline's learning curve, selection on fraction-scaled validation.
 PRESETS["pilot"] = {
-    "gan": dataclasses.replace(PRESETS["cpu"]["gan"], **PILOT_GAN),
+    "gan": dataclasses.replace(ORIGINAL_CPU_GAN, **PILOT_GAN),
     "gan_subset_steps": 600,
     "classifier": PILOT_CLASSIFIER,
     "export_per_class": 1000,
