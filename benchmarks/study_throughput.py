@@ -5,7 +5,7 @@ same widths (with --data). Prints tables; asserts nothing.
 
 Usage:
     python benchmarks/study_throughput.py [--data DIR] [--preset cpu] [--steps 60] [--ks 1 4 8 16] \
-        [--gan-steps 40] [--gan-ks 2 4 8 16] [--skip classifier|gan] [--no-amp] [--cudnn-benchmark]
+        [--gan-steps 40] [--gan-ks 2 4 8 16] [--skip classifier|gan] [--no-amp] [--cudnn-benchmark] [--workers 2]
 Without --data it uses the phantom set (timings depend on shapes, not on pixels) and skips the tutorial loop."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing as mp
 import tempfile
 import time
 from pathlib import Path
@@ -37,6 +38,7 @@ def main() -> None:
     ap.add_argument("--gan-steps", type=int, default=40, help="GAN steps timed (after one warm-up log window)")
     ap.add_argument("--gan-ks", type=int, nargs="+", default=[2, 4, 8, 16])
     ap.add_argument("--skip", choices=["classifier", "gan"], default=None)
+    ap.add_argument("--workers", type=int, nargs="*", default=[], help="CPU: also w processes side by side")
     ap.add_argument("--no-amp", action="store_true", help="CUDA: fp32 instead of bf16 autocast + channels_last")
     ap.add_argument("--cudnn-benchmark", action="store_true", help="CUDA: let cuDNN time its algorithms per shape")
     a = ap.parse_args()
@@ -76,6 +78,29 @@ def classifiers(cfg, splits, dev: str, full: int, a) -> None:
         per = (time.perf_counter() - t0) / k
         rate = 3600 / (per * full / a.steps)
         print(f"| {k} | {per:.2f} | {rate:.0f} | {rate / base:.2f}x |")
+    for w in a.workers:  # side by side instead of stacked: w processes of one thread, one model each at a time
+        with mp.get_context("spawn").Pool(w, _init, (a.data, a.preset)) as pool:
+            pool.map(_train, [dataclasses.replace(cfg, steps=20, eval_every=10)] * w)  # untimed warm-up
+            t0 = time.perf_counter()
+            pool.map(_train, [dataclasses.replace(cfg, seed=s) for s in range(2 * w)])
+            per = (time.perf_counter() - t0) / (2 * w)
+        rate = 3600 / (per * full / a.steps)
+        print(f"| {w} processes x 1 thread (StudyConfig.workers) | {per:.2f} | {rate:.0f} | {rate / base:.2f}x |")
+
+
+_splits = None  # a worker process's data (set by _init)
+
+
+def _init(data: str | None, preset: str) -> None:
+    global _splits
+    torch.set_num_threads(1)
+    d = DataConfig(root=data) if data else DataConfig(source="phantom", phantom_per_class=400)
+    _splits = load_splits(build_experiment(preset, data=d).data, progress=False)
+
+
+def _train(cfg) -> None:
+    assert _splits is not None
+    train_classifier(cfg, _splits.train, _splits.val, "cpu", progress=False)
 
 
 def _rate(runs: list[Path], batch: int) -> float:

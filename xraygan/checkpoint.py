@@ -105,10 +105,13 @@ def keyed_dir(parent: str | Path, label: str, key: dict) -> Path:
         return folder
     for other in sorted(parent.glob(f"{label}-*/key.json")):
         diff = flat_diff(json.loads(other.read_text()), key)
-        warnings.warn(
+        # warn_explicit: shown as "xraygan:", not with this file's path on the user's machine
+        warnings.warn_explicit(
             f"{other.parent.name} was made with other settings ({describe_diff(diff)}); "
             f"this run goes to {folder.name}.",
-            stacklevel=2,
+            UserWarning,
+            "xraygan",
+            0,
         )
     folder.mkdir(parents=True, exist_ok=True)
     stored.write_text(json.dumps(key, indent=2, sort_keys=True) + "\n")
