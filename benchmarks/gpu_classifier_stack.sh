@@ -23,14 +23,5 @@ cd benchmarks
 for flags in "" "--cudnn-benchmark" "--no-amp --cudnn-benchmark"; do
   python3 study_throughput.py --data "$DATA" --preset paper --steps 200 --ks 1 8 32 --skip gan $flags
 done > "$OUT/gpu_classifier_stack.txt" 2>&1
-mkdir -p /tmp/screen
-for r in pac4_cutout_mbstd_w24_sub pac2_cutout_mbstd_w24_lr1e4_2x_sub pac2_cutout_mbstd_w24_b32_2x_sub; do
-  OMP_NUM_THREADS=2 timeout "$SCREEN_S" python3 gan_recipes.py --screen --data "$DATA" --preset cpu --fraction 0.1 \
-      --seeds 0 1 2 --recipes "$r" --runs /tmp/screen/runs --csv "/tmp/screen/$r.csv" > "/tmp/screen/$r.log" 2>&1 &
-done
-wait
-python3 - "$OUT/gan_recipes_screen_gpu2.csv" /tmp/screen/*.csv <<'PY'
-import sys, pandas as pd
-frames = [pd.read_csv(f) for f in sys.argv[2:]]
-pd.concat(frames).to_csv(sys.argv[1], index=False) if frames else None
-PY
+bash gpu_screen.sh "$DATA" "$OUT/gan_recipes_screen_gpu2.csv" "$SCREEN_S" pac4_cutout_mbstd_w24_sub \
+    pac2_cutout_mbstd_w24_lr1e4_2x_sub pac2_cutout_mbstd_w24_b32_2x_sub

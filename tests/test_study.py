@@ -189,7 +189,7 @@ def test_replicates_classifiers_train_as_one_stack_where_stacking_pays(tmp_path:
     serial = run_study(exp, tmp_path / "serial", tmp_path / "runs", device="cpu", progress=False)
     stacks, alone = [], []
     real_stack, real_cell = study_mod.train_classifiers, study_mod.run_cell
-    monkeypatch.setattr(study_mod, "classifier_stacking_pays", lambda device: True)
+    monkeypatch.setattr(study_mod, "stacking_pays", lambda device: True)
     monkeypatch.setattr(
         study_mod, "train_classifiers", lambda c, *a, **k: stacks.append(len(c)) or real_stack(c, *a, **k)
     )
@@ -397,7 +397,6 @@ def test_estimate_times_stacks_where_the_study_stacks(monkeypatch) -> None:
     monkeypatch.setattr(est, "train_gan_stack", lambda j, *a, **k: sizes.append(("gan", len(j))) or real_g(j, *a, **k))
     alone = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
     assert sizes == [] and alone.classifier_step_s > 0
-    monkeypatch.setattr(est, "classifier_stacking_pays", lambda device: True)
     monkeypatch.setattr(est, "stacking_pays", lambda device: True)
     stacked = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
     assert ("clf", 3) in sizes and ("gan", 6) in sizes  # 3 conditions; 2 classes x 3 replicates

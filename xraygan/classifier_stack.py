@@ -48,12 +48,6 @@ _SHARED = (  # must agree: the shape, the schedule, what is judged and how it is
 )
 
 
-def classifier_stacking_pays(device: str | None) -> bool:
-    """Train a replicate's classifiers as one stack? On a GPU yes (one small CNN leaves it idle between kernel
-    launches); on 2 CPU cores no (0.94x at K = 4; benchmarks/study_throughput.py)."""
-    return pick_device(device).type == "cuda"
-
-
 class StackedSimpleCNN(nn.Module):
     """K SimpleCNNs as one network: input (B, K, S, S), model k reads channel k; output logits (B, K)."""
 

@@ -12,7 +12,7 @@ import torch
 from xraygan.checkpoint import keyed_dir, load_checkpoint
 from xraygan.config import GANConfig, to_dict
 from xraygan.data.imageset import ImageSet
-from xraygan.device import pick_device
+from xraygan.device import pick_device, stacking_pays
 from xraygan.gan.stack import stack_key, stack_problem, train_gan_stack
 from xraygan.gan.training import build_models, standing_stats, train_gan
 from xraygan.info import CLASSES
@@ -70,12 +70,6 @@ def per_class_runs(root: str | Path) -> dict[int, Path]:
 
 
 MAX_STACK = 16  # models per stack: beyond this a GPU gains little and memory grows
-
-
-def stacking_pays(device: str | None) -> bool:
-    """Train same-shaped GANs as one stack? On a GPU yes (the small DCGAN leaves it idle between launches);
-    on CPU no: its convolutions are already compute-bound (benchmarks/study_throughput.py)."""
-    return pick_device(device).type == "cuda"
 
 
 def train_per_class(

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.classifier import train_classifier
-from xraygan.classifier_stack import classifier_stacking_pays, train_classifiers
+from xraygan.classifier_stack import train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig
 from xraygan.data import ImageSet
-from xraygan.gan.runs import MAX_STACK, stacking_pays
+from xraygan.device import stacking_pays
+from xraygan.gan.runs import MAX_STACK
 from xraygan.gan.stack import train_gan_stack
 from xraygan.gan.training import train_gan
 
@@ -68,8 +69,9 @@ def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans:
     as the study will train them: one at a time, or on a GPU as stacks (a replicate's classifiers; both
     classes' GANs of the replicates, up to MAX_STACK)."""
     st = exp.study
-    kg = min(MAX_STACK, 2 * max(st.subsets, st.replicates_full)) if stacking_pays(device) else 1
-    kc = len(st.conditions) if classifier_stacking_pays(device) else 1
+    stack = stacking_pays(device)
+    kg = min(MAX_STACK, 2 * max(st.subsets, st.replicates_full)) if stack else 1
+    kc = len(st.conditions) if stack else 1
     gan = {}
     if gans:
         gan["gan"] = gan_step_seconds(exp.gan, train, device, k=kg)

@@ -19,14 +19,14 @@ import torch
 
 from xraygan.checkpoint import describe_diff, flat_diff
 from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, train_classifier
-from xraygan.classifier_stack import classifier_stacking_pays, train_classifiers
+from xraygan.classifier_stack import train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
-from xraygan.device import pick_device
+from xraygan.device import pick_device, stacking_pays
 from xraygan.experiment import Experiment
 from xraygan.gan.export import export_synthetic, load_synthetic
-from xraygan.gan.runs import gan_dir, per_class_runs, stacking_pays, train_gans, train_per_class
+from xraygan.gan.runs import gan_dir, per_class_runs, train_gans, train_per_class
 from xraygan.gan.training import read_metrics
 from xraygan.info import CLASSES
 from xraygan.paths import shown
@@ -511,7 +511,7 @@ def run_study(
                 if _needs_gans(group):
                     bar.set_postfix_str(f"GANs of replicate {r} at {f:g}")
                     prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)])
-                if classifier_stacking_pays(device):  # on a GPU: the replicate's classifiers as one stack
+                if stacking_pays(device):  # on a GPU: the replicate's classifiers as one stack
                     for row in run_cells_stacked(exp, splits, runs, group, device, pools):
                         keep(row)
                 else:
