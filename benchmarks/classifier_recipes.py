@@ -69,6 +69,23 @@ def choose(rows: pd.DataFrame, tie: float = TIE) -> str:
     return tied[0]
 
 
+def summary(rows: pd.DataFrame) -> str:
+    """Markdown table of a CSV of this script: mean and SD over seeds per recipe and fraction (validation,
+    and test where the rows have it), in points."""
+    cols = ["val_all_loss", "val_all_auc", "val_all_balanced_accuracy@t", "best_step", "seconds"]
+    cols += [c for c in ("test_accuracy@t", "test_balanced_accuracy@t", "test_auc@t", "test_accuracy") if c in rows]
+    g = rows.groupby(["recipe", "fraction"], sort=False)
+    lines = ["| recipe | fraction | n | " + " | ".join(cols) + " |", "|---|---:|---:|" + "---:|" * len(cols)]
+    for (recipe, f), d in g:
+        cells = []
+        for c in cols:
+            scale = 100 if c.startswith(("test_acc", "test_bal", "val_all_bal")) else 1
+            m, sd = d[c].mean() * scale, d[c].std() * scale
+            cells.append(f"{m:.0f}" if c in ("best_step", "seconds") else f"{m:.4g} ± {sd:.2g}")
+        lines.append(f"| {recipe} | {f:g} | {len(d)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", help="the Kaggle chest X-ray folder (required unless --choose)")
@@ -78,11 +95,15 @@ def main() -> None:
     ap.add_argument("--val-scaled", action="store_true", help="select on the fraction-scaled validation part")
     ap.add_argument("--test", action="store_true", help="also read the test split once per model")
     ap.add_argument("--choose", metavar="CSV", help="print the recipe the rule picks from a screen CSV and stop")
+    ap.add_argument("--summary", metavar="CSV", help="print a CSV's mean ± SD table and stop")
     ap.add_argument("--csv", default="benchmarks/classifier_recipes.csv")
     ap.add_argument("--device", default=None)
     a = ap.parse_args()
     if a.choose:
         print(choose(pd.read_csv(a.choose)))
+        return
+    if a.summary:
+        print(summary(pd.read_csv(a.summary)))
         return
     if not a.data:
         ap.error("--data is required")
