@@ -46,6 +46,16 @@ def test_unknown_names_sizes_and_fields_are_refused() -> None:
         Experiment.from_dict({**build_experiment("smoke").to_dict(), "extra": 1})
 
 
+def test_augmentation_conditions_are_refused_where_the_classifier_already_augments() -> None:
+    assert build_experiment("paper").classifier.augment  # the study's classifier augments: its baseline does
+    with pytest.raises(
+        ValueError, match=r"already trains with classic augmentation.*\['classic_aug', 'dcgan_100\+aug'\]"
+    ):
+        build_experiment("paper", study={"conditions": ("baseline", "classic_aug", "dcgan_100+aug", "dcgan_100")})
+    plain = build_experiment("paper", classifier={"augment": False}, study={"conditions": ("baseline", "classic_aug")})
+    assert plain.study.conditions == ("baseline", "classic_aug")  # without it the comparison means something
+
+
 def test_run_study_uses_the_experiment_it_is_given(tmp_path: Path, monkeypatch) -> None:
     exp = build_experiment(
         "smoke",

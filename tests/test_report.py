@@ -3,6 +3,7 @@ the tables regenerate bit for bit from runs.jsonl, and a README block that drift
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -56,6 +57,29 @@ def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path,
     assert interval(curve["mean"][0], curve.low[0], curve.high[0], sign=False) in text
 
 
+def test_a_grid_run_outside_its_presets_folder_is_named_by_its_folder(tmp_path: Path, monkeypatch) -> None:
+    """A preset run into another results folder (results/pilot_gpu/) quotes that folder and draws its figures
+    under that name, so the preset's own grid and figures stay as they are."""
+    res = tmp_path / "pilot_elsewhere"
+    res.mkdir()
+    for f in ("runs.jsonl", "config.json", "test_split.json"):
+        shutil.copy(PILOT / f, res / f)
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path / "figures"))
+    out = write_report(res, "pilot")
+    assert "`results/pilot_elsewhere/`" in (res / "ANSWER.md").read_text()
+    names = sorted(Path(p).name for p in out["figures"])
+    assert names == ["04_learning_curve_pilot_elsewhere.png", "04_verdict_pilot_elsewhere.png"]
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- answer:pilot begin; x -->\nthe pilot's own block\n<!-- answer:pilot end -->\n")
+    with pytest.raises(
+        ValueError,
+        match=r"answer:pilot_elsewhere begin; written by `python -m xraygan study "
+        r"--preset pilot --results results/pilot_elsewhere --tables-only",
+    ):
+        write_report(res, "pilot", readme=readme, figures=False)  # never the preset's own block
+    assert "the pilot's own block" in readme.read_text()
+
+
 def test_a_partial_grid_says_so_and_a_changed_row_changes_the_answer(tmp_path: Path) -> None:
     df = load_results(PILOT)
     tables = compute_tables(df, read_test_split(PILOT))
@@ -87,12 +111,13 @@ def test_readme_block_is_replaced_between_its_markers_only(tmp_path: Path) -> No
 def test_committed_readme_blocks_match_their_results() -> None:
     """Each generated block of the README equals what its committed results give: nobody typed its numbers."""
     readme = ROOT / "README.md"
-    presets = re.findall(r"<!-- answer:(\w+) begin", readme.read_text())
-    assert presets, "the README has no generated answer block"
-    for preset in presets:
-        rep = load_report(ROOT / "results" / preset, preset, fallback=pd.DataFrame(), fallback_preset="unused")
+    folders = re.findall(r"<!-- answer:(\w+) begin", readme.read_text())
+    assert folders, "the README has no generated answer block"
+    for folder in folders:  # a block is keyed by its results folder; the preset that made it is in config.json
+        preset = json.loads((ROOT / "results" / folder / "config.json").read_text())["experiment"]["preset"]
+        rep = load_report(ROOT / "results" / folder, preset, fallback=pd.DataFrame(), fallback_preset="unused")
         assert rep.committed and rep.preset == preset
-        assert readme_block(readme, preset) == rep.text, preset
+        assert readme_block(readme, preset, folder) == rep.text, folder
 
 
 def test_report_falls_back_to_the_callers_models_where_nothing_is_committed(tmp_path: Path) -> None:

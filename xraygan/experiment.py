@@ -31,6 +31,16 @@ class Experiment:
             )
         if self.export_per_class < 1:
             raise ValueError(f"Experiment.export_per_class={self.export_per_class}: use a positive count")
+        if self.classifier.augment:
+            from xraygan.study.conditions import parse_condition  # local: that module imports the data layer
+
+            same = [c for c in self.study.conditions if parse_condition(c).augment]
+            if same:
+                raise ValueError(
+                    f"Experiment {self.preset!r}: the classifier already trains with classic augmentation, so "
+                    f"condition(s) {same} would repeat their counterparts without it; drop them (or set "
+                    "classifier augment=False to compare with and without augmentation)"
+                )
 
     def gan_at(self, fraction: float) -> GANConfig:
         """The GAN config for a training fraction (the full split, or a subset)."""
@@ -195,26 +205,31 @@ PRESETS["pilot"] = {
         conditions=("baseline", "dup_real_100", "dcgan_100"),
     ),
 }
-# paper: the protocol's grid on 2 cores, sized from the pilot (results/pilot/) to finish in about 4 hours.
-# Pilot, idle 2 cores: a classifier step 0.108 s (400 steps: 43 s), a GAN step 0.335 s (a 10 % replicate's two
-# 600-step GANs: 6.7 min; a full-split GAN set: 13.4 min). Replicate-level SD of the paired gain at 10 %:
-# 3.8 (dup_real_100) and 4.7 points (dcgan_100), so 80 % power for 3 points needs R = 15-22 replicates
-# (stats.seeds_needed); the 4-hour budget affords R = 11 (power about 60 %): 11 x 6.7 + 3 x 13.4 min of GANs
-# and 146 classifiers x 45 s. The estimate printed before the run (rates measured on it, 2026-11-26): 3.6 h
-# (R = 12 gave 4.1 h). Resumable.
+# paper: the protocol's grid on 2 cores, sized to finish in about 4 hours. Redefined on 2026-11-26 for the
+# rule-chosen classifier (STUDY_CLASSIFIER) and the packed GAN recipe of the cpu preset; the grid committed in
+# results/paper/ was made by the earlier definition (commit 7af8a55: PLAN_CLASSIFIER selected on validation
+# loss, PILOT_GAN, R = 11, six conditions incl. "+aug"; its config.json says so), so the next run of this
+# preset starts in a fresh results folder. Sizing: the lent-GPU pilot (results/pilot_gpu/: the pilot preset at
+# 10 %, R = 11) measured a replicate-level SD of the paired gain of 3.3 points (dcgan_100 vs baseline), 2.8
+# (vs its count-matched control) and 2.4 (dup_real_100, the null), against 4.7 / 3.8 with the width-8
+# classifier; 80 % power for 3 points needs R = 13 (stats.seeds_needed). On 2 idle cores a classifier takes
+# about 4 min (1,200 steps at 0.2 s), a 10 % replicate's two 600-step packed GANs about 3.3 min and a
+# full-split GAN set about 13 min, so R = 10 at 10 % (power about 72 %) and three GAN seeds at 100 % come to
+# 10 x (3.3 + 3 x 4) + 3 x 13 + 9 x 4 min, about 3.9 h. Only the conditions the decision rule needs (the
+# classifier already augments, so the baseline is "classic augmentation" and dcgan_100 is "GAN on top of it").
 PRESETS["paper"] = {
-    **PRESETS["pilot"],
-    # the pilot's selection kept early steps where the fraction-scaled validation AUC saturated at 1.0
-    "classifier": dataclasses.replace(PLAN_CLASSIFIER, select_on="loss"),
+    "gan": dataclasses.replace(ORIGINAL_CPU_GAN, **PACKED_GAN),
+    "gan_subset_steps": 600,
+    "classifier": STUDY_CLASSIFIER,
+    "export_per_class": 1000,
     "study": StudyConfig(
         fractions=(0.1, 1.0),
-        curve_fractions=(0.02, 0.05, 0.25, 0.5),
-        seeds=(11, 6),  # one classifier per replicate at 10 %; six seeds on the full split
-        subsets=11,  # R = 11 replicates at 10 %, each with its own subset and its own GANs
+        seeds=(10, 3),  # one classifier per replicate at 10 %, one per GAN seed on the full split
+        subsets=10,  # R = 10 replicates at 10 %, each with its own subset and its own GANs
         replicates_full=3,  # three independently seeded GAN sets on the full split
         independent_gans=True,
         val_scaled=True,
-        conditions=("baseline", "dup_real_100", "dcgan_100", "classic_aug", "dup_real_100+aug", "dcgan_100+aug"),
+        conditions=("baseline", "dup_real_100", "dcgan_100"),
     ),
 }
 # full: the complete grid (sized for a GPU; resumes after an interruption).

@@ -81,19 +81,25 @@ def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
 
 
 def answer_markdown(
-    df: pd.DataFrame, tables: dict[str, pd.DataFrame], preset: str, planned: int | None, protocol: Protocol = PROTOCOL
+    df: pd.DataFrame,
+    tables: dict[str, pd.DataFrame],
+    preset: str,
+    planned: int | None,
+    protocol: Protocol = PROTOCOL,
+    folder: str | None = None,
 ) -> str:
     """The answer block: how much of the grid is done, the baseline's learning curve, and per fraction and
     condition the paired gain of the protocol's endpoint with its intervals, the verdict and the exchange
-    rate. Every number comes from `df` (runs.jsonl) and the tables computed from it."""
+    rate. Every number comes from `df` (runs.jsonl) and the tables computed from it. `folder`: the results
+    folder's name under results/ (default: the preset's)."""
     done = len(df)
     status = f"{done} models" if not planned else f"{done} of {planned} models"
     if planned and done < planned:
         status += "; partial: `PROGRESS.md` lists the models still to train, and the same command resumes"
     end = endpoint_label(protocol.endpoint)
     out = [
-        f"**`{preset}` grid** (`results/{preset}/`; {status}). Endpoint: {end}, in points; intervals are 95 % "
-        "over replicates (a training subset with its own GANs; over seeds on the full split where it has one "
+        f"**`{preset}` grid** (`results/{folder or preset}/`; {status}). Endpoint: {end}, in points; intervals are "
+        "95 % over replicates (a training subset with its own GANs; over seeds on the full split where it has one "
         "GAN set), as the protocol fixes.",
         "",
     ]
@@ -142,15 +148,20 @@ def answer_markdown(
     return "\n".join(out).rstrip() + "\n"
 
 
-def _markers(preset: str) -> tuple[str, str]:
-    cmd = f"python -m xraygan study --preset {preset} --tables-only --readme README.md"
-    return f"<!-- answer:{preset} begin; written by `{cmd}`, do not edit -->", f"<!-- answer:{preset} end -->"
+def _markers(preset: str, folder: str | None = None) -> tuple[str, str]:
+    """The README block's two markers: keyed by the results folder's name (the preset's, unless the grid was
+    run into another folder), naming the command that writes it."""
+    key = folder or preset
+    where = f" --results results/{key}" if key != preset else ""
+    cmd = f"python -m xraygan study --preset {preset}{where} --tables-only --readme README.md"
+    return f"<!-- answer:{key} begin; written by `{cmd}`, do not edit -->", f"<!-- answer:{key} end -->"
 
 
-def update_readme(readme: str | Path, preset: str, text: str) -> None:
-    """Replace the README's answer block of `preset` (between its two markers) with `text`."""
+def update_readme(readme: str | Path, preset: str, text: str, folder: str | None = None) -> None:
+    """Replace the README's answer block of `preset` (of its results `folder`, where not the preset's own)
+    between its two markers with `text`."""
     readme = Path(readme)
-    begin, end = _markers(preset)
+    begin, end = _markers(preset, folder)
     body = readme.read_text()
     if begin not in body or end not in body or body.index(begin) > body.index(end):
         raise ValueError(
@@ -162,9 +173,9 @@ def update_readme(readme: str | Path, preset: str, text: str) -> None:
     readme.write_text(f"{head}{begin}\n{text}{end}{tail}")
 
 
-def readme_block(readme: str | Path, preset: str) -> str | None:
-    """The text of the README's answer block of `preset`, None when it has none."""
-    begin, end = _markers(preset)
+def readme_block(readme: str | Path, preset: str, folder: str | None = None) -> str | None:
+    """The text of the README's answer block of `preset` (and results `folder`), None when it has none."""
+    begin, end = _markers(preset, folder)
     body = Path(readme).read_text()
     if begin not in body or end not in body:
         return None
@@ -193,20 +204,22 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     df = load_results(results) if committed else fallback
     shown_preset = preset if committed else fallback_preset
     tables = compute_tables(df, read_test_split(results) if committed else None)
-    text = answer_markdown(df, tables, shown_preset, planned_models(results) if committed else None)
+    planned = planned_models(results) if committed else None
+    text = answer_markdown(df, tables, shown_preset, planned, folder=results.name if committed else None)
     return Report(df, tables, shown_preset, committed, text)
 
 
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
     """From runs.jsonl only: the tables (write_tables), ANSWER.md, the report figures (learning curve with the
-    conditions on it; paired gains with the protocol's band) and, given `readme`, its answer block."""
+    conditions on it; paired gains with the protocol's band; named after the results folder, which is the
+    preset's name unless the grid was run elsewhere) and, given `readme`, its answer block."""
     from xraygan.paths import figures_dir, shown
     from xraygan.study.run import load_results, write_tables
 
     results = Path(results)
     df = load_results(results)
     tables = write_tables(df, results)
-    text = answer_markdown(df, tables, preset, planned_models(results))
+    text = answer_markdown(df, tables, preset, planned_models(results), folder=results.name)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
@@ -214,13 +227,13 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
 
         names = []
         if df.fraction.nunique() > 1:
-            plot_learning_curve(df, PROTOCOL.endpoint, f"04_learning_curve_{preset}")
-            names.append(f"04_learning_curve_{preset}")
+            plot_learning_curve(df, PROTOCOL.endpoint, f"04_learning_curve_{results.name}")
+            names.append(f"04_learning_curve_{results.name}")
         if len(tables.get("verdict", [])):
-            plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{preset}")
-            names.append(f"04_verdict_{preset}")
+            plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{results.name}")
+            names.append(f"04_verdict_{results.name}")
         out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
     if readme is not None:
-        update_readme(readme, preset, text)
+        update_readme(readme, preset, text, folder=results.name)
         out["readme"] = str(shown(readme))
     return out
