@@ -401,3 +401,14 @@ def test_estimate_times_stacks_where_the_study_stacks(monkeypatch) -> None:
     stacked = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
     assert ("clf", 3) in sizes and ("gan", 6) in sizes  # 3 conditions; 2 classes x 3 replicates
     assert stacked.classifier_step_s > 0 and all(v > 0 for v in stacked.gan_step_s.values())
+
+
+def test_estimate_only_prints_the_estimate_and_trains_nothing(tmp_path: Path, capsys) -> None:
+    """`study --estimate-only`: the time a grid will take is printed before anything is trained, so a grid
+    can be sized (and a too-long one cut) without starting it."""
+    exp = _phantom_exp(fractions=(0.5,), seeds=2, conditions=("baseline", "dcgan_50"))
+    df = run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False, estimate_only=True)
+    out = capsys.readouterr().out
+    assert "GAN steps and 4 of 4 models to train; estimate" in out and df.empty
+    assert not list((tmp_path / "runs").rglob("checkpoint.pt")) and not (tmp_path / "res" / "runs.csv").exists()
+    assert not (tmp_path / "res" / "runs.jsonl").exists() or not (tmp_path / "res" / "runs.jsonl").read_text()

@@ -99,7 +99,7 @@ def _study(a: argparse.Namespace) -> int:
         if v is not None
     }
     exp = dataclasses.replace(exp, study=dataclasses.replace(st, **over))
-    df = run_study(exp, res, a.runs or runs_dir(a.preset), device=a.device)
+    df = run_study(exp, res, a.runs or runs_dir(a.preset), device=a.device, estimate_only=a.estimate_only)
     print(json.dumps({"models": len(df), "results": res}))
     return 0
 
@@ -186,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--tables-only",
         action="store_true",
         help="rewrite the tables, ANSWER.md and the report figures from runs.jsonl only (no training)",
+    )
+    s.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="print what is left and how long it will take on this machine (rates measured first), then stop",
     )
     s.add_argument(
         "--readme", default=None, help="with --tables-only: also rewrite this README's answer block of the preset"

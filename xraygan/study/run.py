@@ -444,10 +444,12 @@ def run_study(
     device: str | None = None,
     progress: bool = True,
     estimate: bool | None = None,
+    estimate_only: bool = False,
 ) -> pd.DataFrame:
     """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
     config.json, PROGRESS.md and summary tables in `results`. Before training, prints how long what is
-    left will take, from rates measured on this machine (`estimate`, default: when showing progress)."""
+    left will take, from rates measured on this machine (`estimate`, default: when showing progress);
+    `estimate_only`: print it and stop before training anything (the rows so far are returned)."""
     results, runs = Path(results), Path(runs)
     results.mkdir(parents=True, exist_ok=True)
     splits = load_splits(exp.data, progress=progress)
@@ -475,7 +477,7 @@ def run_study(
 
     # serially only the replicates with models left train GANs; with workers, every GAN is made first
     pending = None if st.workers > 1 else [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
-    if estimate if estimate is not None else progress:
+    if estimate_only or (estimate if estimate is not None else progress):
         left = gan_steps_left(exp, splits, runs, pending)
         if left or cells:
             rates = measure_rates(exp, splits.train, splits.val, device, gans=bool(left))
@@ -485,6 +487,8 @@ def run_study(
                 f"models to train; estimate {secs / 3600:.1f} h on {pick_device(device)} ({rates.describe()})",
                 flush=True,
             )
+    if estimate_only:
+        return pd.DataFrame(finished)
     if st.workers > 1:  # all GANs first, side by side; serially, each replicate's GANs just before its cells
         prepare_gans(exp, splits, runs, device, progress)
     elif pending and stacking_pays(device):  # on a GPU: every pending replicate's GANs first, as stacks
