@@ -35,12 +35,17 @@ def test_numbers_are_formatted_with_signs_and_missing_ends() -> None:
     assert interval(-1.0, float("nan"), float("nan")) == "\u22121.0, no interval"
 
 
-def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path, monkeypatch) -> None:
-    res = tmp_path / "pilot"
-    res.mkdir()
+def _pilot_copy(folder: Path, monkeypatch) -> Path:
+    """The committed pilot's inputs (rows, config, test split) in `folder`; figures drawn beside it."""
+    folder.mkdir()
     for f in ("runs.jsonl", "config.json", "test_split.json"):
-        shutil.copy(PILOT / f, res / f)
-    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path / "figures"))
+        shutil.copy(PILOT / f, folder / f)
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(folder.parent / "figures"))
+    return folder
+
+
+def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path, monkeypatch) -> None:
+    res = _pilot_copy(tmp_path / "pilot", monkeypatch)
     out = write_report(res, "pilot")
     for f in ("verdict.csv", "learning_curve.csv", "exchange.csv", "summary.csv", "paired.csv"):
         assert (res / f).read_bytes() == (PILOT / f).read_bytes(), f  # the analysis reproduces the commit
@@ -60,11 +65,7 @@ def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path,
 def test_a_grid_run_outside_its_presets_folder_is_named_by_its_folder(tmp_path: Path, monkeypatch) -> None:
     """A preset run into another results folder (results/pilot_gpu/) quotes that folder and draws its figures
     under that name, so the preset's own grid and figures stay as they are."""
-    res = tmp_path / "pilot_elsewhere"
-    res.mkdir()
-    for f in ("runs.jsonl", "config.json", "test_split.json"):
-        shutil.copy(PILOT / f, res / f)
-    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path / "figures"))
+    res = _pilot_copy(tmp_path / "pilot_elsewhere", monkeypatch)
     out = write_report(res, "pilot")
     assert "`results/pilot_elsewhere/`" in (res / "ANSWER.md").read_text()
     names = sorted(Path(p).name for p in out["figures"])
