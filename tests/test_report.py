@@ -46,12 +46,17 @@ def _pilot_copy(folder: Path, monkeypatch) -> Path:
 
 
 def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path, monkeypatch) -> None:
-    res = _pilot_copy(tmp_path / "pilot", monkeypatch)
+    """The committed pilot's tables recomputed from its rows, quoted in ANSWER.md. Written into another
+    folder (as results/pilot_gpu/ is), the answer names that folder and its figures carry that name."""
+    res = _pilot_copy(tmp_path / "pilot_elsewhere", monkeypatch)
     out = write_report(res, "pilot")
     for f in ("verdict.csv", "learning_curve.csv", "exchange.csv", "summary.csv", "paired.csv"):
         assert (res / f).read_bytes() == (PILOT / f).read_bytes(), f  # the analysis reproduces the commit
-    assert len(out["figures"]) == 2 and all((tmp_path / "figures" / Path(p).name).exists() for p in out["figures"])
+    assert all((tmp_path / "figures" / Path(p).name).exists() for p in out["figures"])
+    names = sorted(Path(p).name for p in out["figures"])
+    assert names == ["04_learning_curve_pilot_elsewhere.png", "04_verdict_pilot_elsewhere.png"]
     text = (res / "ANSWER.md").read_text()
+    assert "`results/pilot_elsewhere/`" in text
     verdict = pd.read_csv(PILOT / "verdict.csv")
     done, planned = len(load_results(PILOT)), planned_models(PILOT)
     assert planned == 27 and f"{done} of {planned} models" in text and ("partial" in text) == (done < planned)
@@ -64,14 +69,10 @@ def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path,
     assert interval(curve["mean"][0], curve.low[0], curve.high[0], sign=False) in text
 
 
-def test_a_grid_run_outside_its_presets_folder_is_named_by_its_folder(tmp_path: Path, monkeypatch) -> None:
-    """A preset run into another results folder (results/pilot_gpu/) quotes that folder and draws its figures
-    under that name, so the preset's own grid and figures stay as they are."""
+def test_a_grid_run_outside_its_presets_folder_never_writes_the_presets_readme_block(
+    tmp_path: Path, monkeypatch
+) -> None:
     res = _pilot_copy(tmp_path / "pilot_elsewhere", monkeypatch)
-    out = write_report(res, "pilot")
-    assert "`results/pilot_elsewhere/`" in (res / "ANSWER.md").read_text()
-    names = sorted(Path(p).name for p in out["figures"])
-    assert names == ["04_learning_curve_pilot_elsewhere.png", "04_verdict_pilot_elsewhere.png"]
     readme = tmp_path / "README.md"
     readme.write_text("<!-- answer:pilot begin; x -->\nthe pilot's own block\n<!-- answer:pilot end -->\n")
     with pytest.raises(
@@ -79,7 +80,7 @@ def test_a_grid_run_outside_its_presets_folder_is_named_by_its_folder(tmp_path: 
         match=r"answer:pilot_elsewhere begin; written by `python -m xraygan study "
         r"--preset pilot --results results/pilot_elsewhere --tables-only",
     ):
-        write_report(res, "pilot", readme=readme, figures=False)  # never the preset's own block
+        write_report(res, "pilot", readme=readme, figures=False)
     assert "the pilot's own block" in readme.read_text()
 
 
