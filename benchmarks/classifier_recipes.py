@@ -26,13 +26,13 @@ import pandas as pd
 from csv_rows import append, finished  # benchmarks/csv_rows.py (scripts run from benchmarks/)
 
 from xraygan.classifier import GuardedTest, evaluate_test, predict, train_classifier, validation_score
-from xraygan.config import ClassifierConfig, DataConfig
+from xraygan.config import ClassifierConfig, DataConfig, StudyConfig
 from xraygan.data import load_splits
 from xraygan.data.splits import fraction_subset
 from xraygan.device import pick_device
 from xraygan.metrics import binary_metrics
+from xraygan.study.run import validation_at
 
-VAL_MIN_PER_CLASS = 20  # as the study's StudyConfig.val_min_per_class
 TIE = 0.01  # validation log-loss: recipes closer than this to the lowest count as tied
 
 # name -> ClassifierConfig fields (SimpleCNN unless `model`), plus `image_size` (64 px unless given). Listed
@@ -111,12 +111,13 @@ def main() -> None:
     out = Path(a.csv)
     done = finished(out)
     dev = pick_device(a.device)
+    study = StudyConfig(val_scaled=a.val_scaled)  # model selection sees what the study's would
     for size in sorted({RECIPES[r].get("image_size", 64) for r in a.recipes}):
         splits = load_splits(DataConfig(root=a.data, image_size=size))
         for f in a.fractions:
             for seed in a.seeds:
                 train = fraction_subset(splits.train, f, seed)
-                val = fraction_subset(splits.val, f, seed, VAL_MIN_PER_CLASS) if a.val_scaled else splits.val
+                val = validation_at(study, splits, f, seed)
                 for name in a.recipes:
                     fields = dict(RECIPES[name])
                     if fields.pop("image_size", 64) != size or (name, f, seed) in done:

@@ -403,12 +403,21 @@ def test_estimate_times_stacks_where_the_study_stacks(monkeypatch) -> None:
     assert stacked.classifier_step_s > 0 and all(v > 0 for v in stacked.gan_step_s.values())
 
 
-def test_estimate_only_prints_the_estimate_and_trains_nothing(tmp_path: Path, capsys) -> None:
+def test_estimate_only_prints_the_estimate_and_trains_or_writes_nothing(tmp_path: Path, capsys) -> None:
     """`study --estimate-only`: the time a grid will take is printed before anything is trained, so a grid
-    can be sized (and a too-long one cut) without starting it."""
+    can be sized (and a too-long one cut) without starting it; it writes nothing, and a results folder made
+    with other settings (which a run refuses) only earns a note."""
     exp = _phantom_exp(fractions=(0.5,), seeds=2, conditions=("baseline", "dcgan_50"))
     df = run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False, estimate_only=True)
     out = capsys.readouterr().out
     assert "GAN steps and 4 of 4 models to train; estimate" in out and df.empty
-    assert not list((tmp_path / "runs").rglob("checkpoint.pt")) and not (tmp_path / "res" / "runs.csv").exists()
-    assert not (tmp_path / "res" / "runs.jsonl").exists() or not (tmp_path / "res" / "runs.jsonl").read_text()
+    assert not (tmp_path / "res").exists() and not list((tmp_path / "runs").rglob("checkpoint.pt"))
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "config.json").write_text(json.dumps({"experiment": {"preset": "smoke"}}))
+    (stale / "runs.jsonl").write_text(json.dumps({"fraction": 0.5, "condition": "baseline", "seed": 0}) + "\n")
+    before = {p.name: p.read_bytes() for p in stale.iterdir()}
+    run_study(exp, stale, tmp_path / "runs", device="cpu", progress=False, estimate_only=True)
+    out = capsys.readouterr().out
+    assert "a run would stop here" in out and "4 of 4 models to train" in out  # its row is not counted
+    assert {p.name: p.read_bytes() for p in stale.iterdir()} == before

@@ -20,7 +20,7 @@ import torch
 from xraygan.checkpoint import describe_diff, flat_diff
 from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, train_classifier
 from xraygan.classifier_stack import train_classifiers
-from xraygan.config import ClassifierConfig, GANConfig
+from xraygan.config import ClassifierConfig, GANConfig, StudyConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
 from xraygan.device import pick_device, stacking_pays
@@ -89,12 +89,12 @@ def subset_gan_dir(exp: Experiment, real: ImageSet, runs: Path, fraction: float,
     return gan_dir(runs, gan_for(exp, fraction, subset), real, fraction, subset)
 
 
-def validation_at(exp: Experiment, splits: Splits, fraction: float, subset: int) -> ImageSet:
+def validation_at(study: StudyConfig, splits: Splits, fraction: float, subset: int) -> ImageSet:
     """The validation images model selection sees at a fraction: all of them, or (val_scaled) the same
     stratified fraction of validation patients as of training patients, with a stated minimum per class."""
-    if not exp.study.val_scaled:
+    if not study.val_scaled:
         return splits.val
-    return fraction_subset(splits.val, fraction, subset, exp.study.val_min_per_class)
+    return fraction_subset(splits.val, fraction, subset, study.val_min_per_class)
 
 
 def _pool_size(real: ImageSet) -> int:
@@ -246,7 +246,7 @@ def plan_cell(exp: Experiment, splits: Splits, runs: Path, cell: Cell, pools_cac
     )
     share = exp.study.pretrain_share
     pre_steps = int(cfg.steps * share) // cfg.eval_every * cfg.eval_every if pre is not None else 0
-    val = validation_at(exp, splits, fraction, subset)
+    val = validation_at(exp.study, splits, fraction, subset)
     scaled = {"n_val": len(val)} if exp.study.val_scaled else {}  # rows of unscaled studies keep their shape
     row = {
         **scaled,
@@ -449,18 +449,27 @@ def run_study(
     """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
     config.json, PROGRESS.md and summary tables in `results`. Before training, prints how long what is
     left will take, from rates measured on this machine (`estimate`, default: when showing progress);
-    `estimate_only`: print it and stop before training anything (the rows so far are returned)."""
+    `estimate_only`: print it and stop before training anything, writing nothing (the rows so far are
+    returned; a results folder of other settings, which a run would refuse, counts as empty)."""
     results, runs = Path(results), Path(runs)
-    results.mkdir(parents=True, exist_ok=True)
     splits = load_splits(exp.data, progress=progress)
     record = results_record(exp, splits)
-    check_results_folder(results, record)
-    (results / "config.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_test_split(splits.test, results)
     store = results / "runs.jsonl"
-    finished = read_rows(store)
-    if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line before appending
-        store.write_text("".join(json.dumps(r) + "\n" for r in finished))
+    if estimate_only:
+        try:
+            check_results_folder(results, record)
+            finished = read_rows(store)
+        except StaleResultsError as e:
+            print(f"xraygan: a run would stop here: {e} The estimate counts every model as still to train.")
+            finished = []
+    else:
+        results.mkdir(parents=True, exist_ok=True)
+        check_results_folder(results, record)
+        (results / "config.json").write_text(json.dumps(record, indent=2) + "\n")
+        write_test_split(splits.test, results)
+        finished = read_rows(store)
+        if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line first
+            store.write_text("".join(json.dumps(r) + "\n" for r in finished))
     done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
     st = exp.study
     planned = planned_cells(exp)
