@@ -13,11 +13,13 @@ import pytest
 
 from xraygan.study.analysis import compute_tables
 from xraygan.study.report import (
+    _markers,
     answer_markdown,
     interval,
     load_report,
     planned_models,
     readme_block,
+    results_key,
     signed,
     update_readme,
     write_report,
@@ -115,7 +117,7 @@ def test_readme_block_is_replaced_between_its_markers_only(tmp_path: Path) -> No
 def test_committed_readme_blocks_match_their_results() -> None:
     """Each generated block of the README equals what its committed results give: nobody typed its numbers."""
     readme = ROOT / "README.md"
-    folders = re.findall(r"<!-- answer:(\w+) begin", readme.read_text())
+    folders = re.findall(r"<!-- answer:([\w/]+) begin", readme.read_text())
     assert folders, "the README has no generated answer block"
     for folder in folders:  # a block is keyed by its results folder; the preset that made it is in config.json
         preset = json.loads((ROOT / "results" / folder / "config.json").read_text())["experiment"]["preset"]
@@ -132,3 +134,13 @@ def test_report_falls_back_to_the_callers_models_where_nothing_is_committed(tmp_
     assert not rep.committed and rep.preset == "pilot" and rep.df is own
     assert rep.text == answer_markdown(own, compute_tables(own, None), "pilot", None)
     assert "partial" not in rep.text
+
+
+def test_a_results_folder_is_named_by_its_path_under_results() -> None:
+    """Archived grids keep their own README block and command: the key is the path under results/."""
+    assert results_key("results/paper") == "paper"
+    assert results_key(ROOT / "results" / "archive" / "paper_w8") == "archive/paper_w8"
+    assert results_key("/elsewhere/pilot_gpu") == "pilot_gpu"
+    begin, end = _markers("paper", "archive/paper_w8")
+    assert "answer:archive/paper_w8 begin" in begin and "--results results/archive/paper_w8 --tables-only" in begin
+    assert end == "<!-- answer:archive/paper_w8 end -->"

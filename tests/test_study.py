@@ -20,7 +20,8 @@ from xraygan.experiment import build_experiment
 from xraygan.metrics import best_threshold, binary_metrics
 from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
-from xraygan.study.run import build_training_set, read_rows, run_study
+from xraygan.study.reproduce import differences, reproduce_cells
+from xraygan.study.run import Cell, build_training_set, read_rows, run_study
 from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
 
 
@@ -138,6 +139,21 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert (tmp_path / "res" / "runs.csv").exists() and json.loads((tmp_path / "res" / "config.json").read_text())
     # the validation split, never the test split, selects the step: best_step is an eval step
     assert set(df.best_step) <= {20, 40}
+    # every committed cell reruns bit for bit from config.json and the run folder; a changed row is named
+    cells = [Cell(0.5, "baseline", 1), Cell(0.5, "dcgan_50", 0)]
+    assert reproduce_cells(tmp_path / "res", tmp_path / "runs", cells) == {c.key: {} for c in cells}
+    store = tmp_path / "res" / "runs.jsonl"
+    committed = store.read_text()
+    rows = read_rows(store)
+    hit = next(r for r in rows if r["condition"] == "dcgan_50" and r["seed"] == 0)
+    store.write_text("".join(json.dumps({**r, "best_step": -1} if r is hit else r) + "\n" for r in rows))
+    assert reproduce_cells(tmp_path / "res", tmp_path / "runs", cells[1:]) == {
+        cells[1].key: {"best_step": (-1, hit["best_step"])}
+    }
+    store.write_text(committed)
+    assert differences(hit, {**hit, "seconds": 0.0, "device": "cuda"}) == {}
+    shifted = {**hit, "test_logits": [x + 0.5 for x in hit["test_logits"]]}
+    assert differences(hit, shifted)["test_logits"] == ("max |difference|", pytest.approx(0.5))
     lines = (tmp_path / "res" / "runs.jsonl").read_text().splitlines()
     (tmp_path / "res" / "runs.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][:30])  # torn write
     calls = []

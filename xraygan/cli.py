@@ -81,6 +81,8 @@ def _study(a: argparse.Namespace) -> int:
     from xraygan.study.run import run_study
 
     res = str(a.results or results_dir(a.preset))
+    if a.reproduce:
+        return _reproduce(a, res, str(a.runs or runs_dir(a.preset)))
     if a.tables_only:  # tables, ANSWER.md, report figures and (--readme) the README's answer block
         from xraygan.study.report import write_report
 
@@ -102,6 +104,21 @@ def _study(a: argparse.Namespace) -> int:
     df = run_study(exp, res, a.runs or runs_dir(a.preset), device=a.device, estimate_only=a.estimate_only)
     print(json.dumps({"models": len(df), "results": res}))
     return 0
+
+
+def _reproduce(a: argparse.Namespace, results: str, runs: str) -> int:
+    from xraygan.study.reproduce import reproduce_cells
+    from xraygan.study.run import Cell
+
+    cells = []
+    for spec in a.reproduce:
+        parts = spec.split(",")
+        if len(parts) != 3:
+            raise SystemExit(f"xraygan: --reproduce {spec!r}: write FRACTION,CONDITION,SEED, e.g. 0.1,baseline,0")
+        cells.append(Cell(float(parts[0]), parts[1], int(parts[2])))
+    diffs = reproduce_cells(results, runs, cells, data_root=a.data, device=a.device)
+    print(json.dumps({k: {f: list(v) for f, v in d.items()} or "identical" for k, d in diffs.items()}, indent=2))
+    return 1 if any(diffs.values()) else 0
 
 
 def _review(a: argparse.Namespace) -> int:
@@ -194,6 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--readme", default=None, help="with --tables-only: also rewrite this README's answer block of the preset"
+    )
+    s.add_argument(
+        "--reproduce",
+        nargs="+",
+        metavar="FRACTION,CONDITION,SEED",
+        help="retrain these committed cells of the results folder (its config.json, the GANs in --runs) and "
+        "print the fields that differ from their rows; exit 1 if any does",
     )
     s.set_defaults(func=_study)
 

@@ -91,7 +91,7 @@ def answer_markdown(
     """The answer block: how much of the grid is done, the baseline's learning curve, and per fraction and
     condition the paired gain of the protocol's endpoint with its intervals, the verdict and the exchange
     rate. Every number comes from `df` (runs.jsonl) and the tables computed from it. `folder`: the results
-    folder's name under results/ (default: the preset's)."""
+    folder's path under results/ (default: the preset's; see results_key)."""
     done = len(df)
     status = f"{done} models" if not planned else f"{done} of {planned} models"
     if planned and done < planned:
@@ -146,6 +146,16 @@ def answer_markdown(
         counts = verdict.verdict.value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
     return "\n".join(out).rstrip() + "\n"
+
+
+def results_key(results: str | Path) -> str:
+    """How a results folder is named in the README and its answer: its path under the last `results/` of
+    its own path ("paper", "pilot_gpu", "archive/paper_w8"), else its name."""
+    parts = Path(results).parts
+    if "results" in parts[:-1]:
+        i = len(parts) - 1 - parts[::-1].index("results")
+        return "/".join(parts[i + 1 :])
+    return Path(results).name
 
 
 def _markers(preset: str, folder: str | None = None) -> tuple[str, str]:
@@ -205,7 +215,7 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     shown_preset = preset if committed else fallback_preset
     tables = compute_tables(df, read_test_split(results) if committed else None)
     planned = planned_models(results) if committed else None
-    text = answer_markdown(df, tables, shown_preset, planned, folder=results.name if committed else None)
+    text = answer_markdown(df, tables, shown_preset, planned, folder=results_key(results) if committed else None)
     return Report(df, tables, shown_preset, committed, text)
 
 
@@ -219,7 +229,8 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     results = Path(results)
     df = load_results(results)
     tables = write_tables(df, results)
-    text = answer_markdown(df, tables, preset, planned_models(results), folder=results.name)
+    key = results_key(results)
+    text = answer_markdown(df, tables, preset, planned_models(results), folder=key)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
@@ -234,6 +245,6 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
             names.append(f"04_verdict_{results.name}")
         out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
     if readme is not None:
-        update_readme(readme, preset, text, folder=results.name)
+        update_readme(readme, preset, text, folder=key)
         out["readme"] = str(shown(readme))
     return out

@@ -1,0 +1,65 @@
+"""Rerun committed cells of a results folder and compare them with their rows, field by field: the check that a
+grid reproduces bit for bit from its config.json, the data and the GAN run folders."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+from xraygan.data import load_splits
+from xraygan.experiment import Experiment
+from xraygan.study.run import Cell, cell_key, read_rows, run_cell
+
+# Fields that describe the run rather than the model: how long it took and on what.
+_NOT_COMPARED = ("seconds", "device")
+
+
+def experiment_of(results: str | Path, data_root: str | None = None) -> Experiment:
+    """The experiment a results folder was made with (its config.json), reading the data from `data_root`
+    (None: XRAYGAN_DATA, ./data, ... as everywhere; config.json keeps no machine path to it)."""
+    cfg = Path(results) / "config.json"
+    if not cfg.exists():
+        raise FileNotFoundError(f"{cfg}: no config.json; give the results folder of a study run")
+    exp = Experiment.from_dict(json.loads(cfg.read_text())["experiment"])
+    root = None if data_root is None else str(data_root)
+    return dataclasses.replace(exp, data=dataclasses.replace(exp.data, root=root, cache_dir=None))
+
+
+def differences(old: dict, new: dict) -> dict[str, tuple]:
+    """Fields whose values differ (test logits: the largest absolute difference), skipping timing fields."""
+    out: dict[str, tuple] = {}
+    for k in sorted(set(old) | set(new)):
+        if k in _NOT_COMPARED:
+            continue
+        a, b = old.get(k), new.get(k)
+        if k == "test_logits" and a is not None and b is not None and len(a) == len(b):
+            gap = max((abs(x - y) for x, y in zip(a, b)), default=0.0)
+            if gap:
+                out[k] = ("max |difference|", gap)
+        elif a != b and not (isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)):
+            out[k] = (a, b)
+    return out
+
+
+def reproduce_cells(
+    results: str | Path, runs: str | Path, cells: list[Cell], data_root: str | None = None, device: str | None = None
+) -> dict[str, dict[str, tuple]]:
+    """Retrain each of `cells` as the study did (same experiment, same GAN run folders) and return, per cell
+    key, the fields that differ from its committed row (empty: identical). The GANs of a cell must be in `runs`
+    (the grid's run folder); a missing one is trained, which reproduces only where GAN training does."""
+    results = Path(results)
+    exp = experiment_of(results, data_root)
+    rows = {cell_key(r["fraction"], r["condition"], r["seed"]): r for r in read_rows(results / "runs.jsonl")}
+    missing = [c.key for c in cells if c.key not in rows]
+    if missing:
+        raise KeyError(f"{results / 'runs.jsonl'} has no row for {missing}; committed cells: {sorted(rows)[:6]} ...")
+    splits = load_splits(exp.data)
+    saved = json.loads((results / "config.json").read_text()).get("data_fingerprint")
+    if saved and saved != splits.fingerprint():
+        raise ValueError(
+            f"the data at {exp.data.root} is not the data {results} was made from (fingerprint {splits.fingerprint()}"
+            f" against {saved}); point --data at the same images"
+        )
+    return {c.key: differences(rows[c.key], run_cell(exp, splits, Path(runs), c, device)) for c in cells}
