@@ -292,8 +292,9 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "gain of at least +3 points with the interval's low end above 0 against the baseline *and* against the "
        "count-matched control; **does not reach +3** needs the interval's high end below +3; anything else is "
        "**unresolved**. Intervals are computed over replicates (a training subset with its own GANs), not over "
-       "classifier seeds that share one GAN. In the figure the grey band is ±3 points: an interval inside it "
-       "rules out a 3-point gain; one that crosses it leaves the question open."),
+       "classifier seeds that share one GAN. In the figure the grey band is ±3 points: an interval that ends "
+       "left of +3 rules out a 3-point gain; one that reaches past +3 leaves the question open unless its low "
+       "end is above 0 and its mean at +3 or more."),
     code("if len(tables['verdict']):\n"
          "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}')"),
     code("tables['verdict'].round(2)"),

@@ -184,7 +184,7 @@ def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> F
     the band of ±goal points shaded, and the verdict of the rule written beside each row."""
     v = verdict.sort_values(["fraction", "condition"], ascending=[False, True]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(v) + 1.6), layout="constrained")
-    ax.axvspan(-protocol.goal, protocol.goal, color="0.92", zorder=0, label=f"±{protocol.goal:g} points")
+    ax.axvspan(-protocol.goal, protocol.goal, color="0.92", zorder=0)
     ax.axvline(0, color="k", lw=0.8)
     for i, r in v.iterrows():
         col = VERDICT_COLOURS.get(r.verdict, "tab:red")
@@ -215,11 +215,12 @@ def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> F
     ax.tick_params(axis="y", labelsize=8)
     label = protocol.endpoint.replace("test_", "test ").replace("_", " ").replace("@t", " at the validation threshold")
     ax.set_xlabel(f"paired gain in {label} (points)")
-    ax.set_title(
-        "filled: against the reference; hollow: against the count-matched control; 95 % CI over replicates",
+    ax.set_title(  # the band is named here, not in a legend box that could hide an interval
+        "filled: against the reference; hollow: against the count-matched control; 95 % CI over replicates\n"
+        f"grey band: ±{protocol.goal:g} points; an interval that ends left of +{protocol.goal:g} rules out a "
+        f"{protocol.goal:g}-point gain",
         fontsize=9,
     )
-    ax.legend(loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     return save(fig, name)
 
