@@ -152,6 +152,19 @@ def test_conditional_gan_trains_and_exports(toy, tmp_path: Path) -> None:
     assert not torch.equal(ds.images[:4], ds.images[4:])
 
 
+def test_a_packed_recipe_trains_its_conditional_gan_unpacked(toy, tmp_path: Path) -> None:
+    """Presets with a packed D (cpu, paper, full) also train the conditional GAN, whose D judges one label per
+    image: it takes the recipe with pack 1, the per-class GANs keep theirs."""
+    from xraygan.gan.runs import load_generator, train_gans
+
+    packed = GANConfig(**{**TINY.__dict__, "pack": 2})
+    runs = train_gans(packed, toy, tmp_path, ("per_class", "conditional"), "cpu", False)
+    assert runs.conditional is not None
+    cond = load_generator(runs.conditional, "cpu")[1]
+    assert cond["pack"] == 1 and cond["conditional"]
+    assert {load_generator(r, "cpu")[1]["pack"] for r in runs.per_class.values()} == {2}
+
+
 def test_cli_gan_train_and_export(tmp_path: Path) -> None:
     from xraygan.cli import main
 

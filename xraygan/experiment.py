@@ -233,24 +233,31 @@ PRESETS["paper"] = {
         conditions=("baseline", "dup_real_100", "dcgan_100"),
     ),
 }
-# full: the complete grid (sized for a GPU; resumes after an interruption).
+# full: the protocol's complete grid, for a GPU (resumes after an interruption). Redefined on 2026-11-26 with
+# the rebuilt instrument of the `paper` preset (STUDY_CLASSIFIER, packed GANs, independent GANs per replicate,
+# validation scaled with the fraction) and every condition the protocol compares: the per-class DCGAN of the
+# original plan, the conditional GAN, balancing NORMAL up to the PNEUMONIA count with either, synthetic
+# pretraining then real fine-tuning, each against its count-matched duplicate-real control, and class weights
+# (balancing without added images). No classic_aug / "+aug": the classifier already augments, so every
+# condition is "on top of classic augmentation". R = 13 replicates below 100 %: 80 % power for +3 points at
+# the paired-gain SD the GPU pilot measured (3.3 points, stats.seeds_needed); five GAN seeds on the full split.
+# 422 classifiers and 132 GAN sets; the GPU pilot trained 60 models in about 5 minutes with 12 workers.
 PRESETS["full"] = {
-    **PRESETS["colab"],
-    "gan_subset_steps": 3000,
+    "gan": dataclasses.replace(ORIGINAL_CPU_GAN, **PACKED_GAN),
+    "gan_subset_steps": 600,
+    "classifier": STUDY_CLASSIFIER,
+    "export_per_class": 2000,
     "study": StudyConfig(
-        fractions=(0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0),
-        # From the power calculation (notebook 04, xraygan.study.stats.seeds_needed; 80 % power, alpha 0.05)
-        # on the SD of paired accuracy differences measured so far: 5.8 / 6.2 points at 5 / 25 % (colab grid)
-        # and 5.7 / 5.2 at 10 / 100 % (cpu grid) need 31-36 / 26 seeds to detect 3 points. Below 5 % no SD
-        # has been measured and the spread grows as data shrinks, so those cheap fractions get more.
-        seeds=(48, 48, 36, 36, 36, 30, 30),
-        subsets=3,
+        fractions=(0.05, 0.1, 0.25, 1.0),
+        curve_fractions=(0.02, 0.5),
+        seeds=(13, 13, 13, 5),  # one classifier per replicate
+        subsets=13,
+        replicates_full=5,
+        independent_gans=True,
+        val_scaled=True,
         conditions=(
             "baseline",
-            "classic_aug",
             "class_weighted",
-            "dup_real_50",
-            "dcgan_50",
             "dup_real_100",
             "dcgan_100",
             "cgan_100",

@@ -113,7 +113,8 @@ def train_gans(
         per_class = {label: run for _, _, run, label in jobs}
     cond = None
     if "conditional" in modes:
-        cfg_c = dataclasses.replace(cfg, conditional=True)
+        # the conditional GAN takes the same recipe without packing: its D judges one label per image
+        cfg_c = dataclasses.replace(cfg, conditional=True, pack=1)
         cond = train_gan(cfg_c, train, root / "conditional", device=device, progress=progress)
     return GANRuns(root, per_class, cond)
 
