@@ -21,7 +21,7 @@ from xraygan.metrics import best_threshold, binary_metrics
 from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.reproduce import differences, reproduce_cells
-from xraygan.study.run import Cell, build_training_set, read_rows, run_study
+from xraygan.study.run import Cell, StaleResultsError, build_training_set, read_rows, run_study
 from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
 
 
@@ -151,6 +151,12 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
         cells[1].key: {"best_step": (-1, hit["best_step"])}
     }
     store.write_text(committed)
+    cfg = tmp_path / "res" / "config.json"
+    saved = cfg.read_text()
+    cfg.write_text(json.dumps({**json.loads(saved), "data_fingerprint": "other images"}))
+    with pytest.raises(StaleResultsError, match="data_fingerprint"):  # other data than the grid's: refused
+        reproduce_cells(tmp_path / "res", tmp_path / "runs", cells[:1])
+    cfg.write_text(saved)
     assert differences(hit, {**hit, "seconds": 0.0, "device": "cuda"}) == {}
     shifted = {**hit, "test_logits": [x + 0.5 for x in hit["test_logits"]]}
     assert differences(hit, shifted)["test_logits"] == ("max |difference|", pytest.approx(0.5))

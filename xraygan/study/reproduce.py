@@ -10,7 +10,7 @@ from pathlib import Path
 
 from xraygan.data import load_splits
 from xraygan.experiment import Experiment
-from xraygan.study.run import Cell, cell_key, read_rows, run_cell
+from xraygan.study.run import Cell, cell_key, check_results_folder, read_rows, results_record, run_cell
 
 # Fields that describe the run rather than the model: how long it took and on what.
 _NOT_COMPARED = ("seconds", "device")
@@ -56,10 +56,5 @@ def reproduce_cells(
     if missing:
         raise KeyError(f"{results / 'runs.jsonl'} has no row for {missing}; committed cells: {sorted(rows)[:6]} ...")
     splits = load_splits(exp.data)
-    saved = json.loads((results / "config.json").read_text()).get("data_fingerprint")
-    if saved and saved != splits.fingerprint():
-        raise ValueError(
-            f"the data at {exp.data.root} is not the data {results} was made from (fingerprint {splits.fingerprint()}"
-            f" against {saved}); point --data at the same images"
-        )
+    check_results_folder(results, results_record(exp, splits))  # other images than the grid's: refused
     return {c.key: differences(rows[c.key], run_cell(exp, splits, Path(runs), c, device)) for c in cells}
