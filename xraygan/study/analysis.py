@@ -222,13 +222,15 @@ def pivot_ci(summary: pd.DataFrame, metric: str = "test_balanced_accuracy") -> p
 
 def learning_curve(df: pd.DataFrame, endpoint: str, condition: str = "baseline") -> pd.DataFrame:
     """Per fraction: real training images, the condition's endpoint mean and 95 % CI over replicate means
-    (over classifier seeds where the fraction has one replicate)."""
+    (over classifier seeds where the fraction has one replicate). Every endpoint is a rate, so the interval
+    is clipped to its range (0-100 %, AUC 0-1): a t interval over few replicates can reach past it."""
     scale = 1 if "auc" in endpoint else 100
     rows = []
     for f, g in df[df.condition == condition].groupby("fraction"):
         means = (g.groupby("subset")[endpoint].mean() * scale).to_numpy()
         # one replicate (the full split with one GAN set): the classifier seeds are what varies
         mean, lo, hi = mean_ci(means if len(means) > 1 else g[endpoint].to_numpy() * scale)
+        lo, hi = max(lo, 0.0), min(hi, float(scale))  # NaN (one run) stays NaN
         n = float((g.n_real_normal + g.n_real_pneumonia).mean())
         rows.append({"fraction": f, "n_real": n, "replicates": len(means), "mean": mean, "low": lo, "high": hi})
     return pd.DataFrame(rows)
