@@ -323,6 +323,16 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "specificity chosen on validation does not carry over: most test errors are NORMAL children called "
        "PNEUMONIA. This shift, not the augmentation, dominates the error."),
     code("study_figures.plot_val_vs_test(df, f'04_val_vs_test_{shown}');"),
+    md("## Every condition at 10 % of the data (the `full` grid, one lent GPU)\nThe protocol's complete grid "
+       "(`full`) at its 10 % fraction, run on a lent H100 (`results/full/COMMAND.md`): 13 replicates, each its own "
+       "subset with its own per-class DCGANs and conditional GAN, and every condition the protocol compares — "
+       "DCGAN or conditional-GAN images adding +100 % per class or balancing the classes, synthetic pretraining "
+       "then real fine-tuning, class weights — each against its count-matched duplicate-real control. Its other "
+       "fractions were not reached. Block and verdict figure are generated from its files in the same way."),
+    code("every = report.load_report(results_dir('full'), 'full', fallback=df_run, fallback_preset=PRESET)\n"
+         "if every.committed and len(every.tables['verdict']):\n"
+         "    display(Markdown(every.text))\n"
+         "    study_figures.plot_verdict(every.tables['verdict'], PROTOCOL, '04_verdict_full')"),
     md("## The first grid of the protocol (archived)\nBefore the classifier was chosen again on validation, the "
        "`paper` preset ran with the original plan's width-8 classifier and the pilot's GANs: 146 models, 10 % "
        "with 11 replicates, the full split with three GAN seeds, six conditions including classic augmentation "
@@ -334,7 +344,10 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "    display(Markdown(first.text))\n"
          "    study_figures.plot_verdict(first.tables['verdict'], PROTOCOL, '04_verdict_paper_w8')"),
     md("## What this means\nRead the answer blocks and the verdict figures above; the README states the "
-       "conclusion in words, for a grid only once it has finished. On the first, archived grid (146 models, 11 "
+       "conclusion in words, for a grid only once it has finished. In the `full` grid at 10 % (13 replicates) "
+       "**no condition reaches +3** points against the baseline, and every GAN condition's mean lies within half "
+       "a point of its count-matched control's: neither kind of GAN, neither amount, neither use (added or "
+       "pretraining) helps at this data size. On the first, archived grid (146 models, 11 "
        "replicates at 10 %) the one resolved GAN comparison is DCGAN images on top of classic augmentation at "
        "10 %: they **do not reach +3** points; against the baseline and against the count-matched control its "
        "GAN comparisons stay **unresolved** (intervals from below 0 to above +3), and more real data raises AUC "
