@@ -242,7 +242,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "import xraygan\nimport xraygan.study.figures as study_figures\nfrom xraygan import build_experiment\n"
             "from xraygan.config import DataConfig\nfrom xraygan.paths import results_dir, runs_dir\n"
             "from IPython.display import Markdown, display\nfrom xraygan.study import analysis, report\n"
-            "from xraygan.study.attention import attention_maps\nfrom xraygan.study.protocol import PROTOCOL\n"
+            "from xraygan.study.attention import attention_maps, attention_record, load_attention\n"
+            "from xraygan.study.protocol import PROTOCOL\n"
             "from xraygan.study.run import run_study"),
     code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
          "REPORT = os.environ.get('XRAYGAN_REPORT', 'paper')  # the committed grid shown in the report part below\n"
@@ -264,7 +265,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "the shoulders or the image border rather than the lung fields would be a shortcut."),
     code("splits = xraygan.load_splits(exp.data)\n"
          "maps = attention_maps(exp, splits, runs_dir(PRESET), max(exp.study.fractions))\n"
-         "study_figures.plot_attention(maps, splits.test, f'04_attention_{PRESET}');"),
+         "study_figures.plot_attention(attention_record(maps, splits.test, max(exp.study.fractions), 0),\n"
+         "                             f'04_attention_{PRESET}');"),
     md("## The report: the protocol's grid\nThe rest of this notebook reads the committed results of the `REPORT` "
        "preset, by default `paper`: the grid the README's *Protocol* section names, run on 2 CPU cores "
        "(`results/paper/COMMAND.md`) with the classifier chosen on validation (width 16, classic augmentation, "
@@ -323,6 +325,14 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "specificity chosen on validation does not carry over: most test errors are NORMAL children called "
        "PNEUMONIA. This shift, not the augmentation, dominates the error."),
     code("study_figures.plot_val_vs_test(df, f'04_val_vs_test_{shown}');"),
+    md("## What the grid's classifiers attend to\nThe same Grad-CAM figure as above, for the committed grid: its "
+       "seed-0 baseline and DCGAN classifiers, retrained from its `config.json` and GAN run folders by "
+       "`python -m xraygan study --preset paper --attention FRACTION`, which stores the averaged maps (not the "
+       "models) as `attention.pt` beside its rows. Where the folder has none, nothing is drawn."),
+    code("att = load_attention(results_dir(REPORT)) if rep.committed else None\n"
+         "if att is not None:\n"
+         "    print(f\"{REPORT} grid, fraction {att['fraction']:g}, seed {att['seed']}\")\n"
+         "    study_figures.plot_attention(att, f'04_attention_{REPORT}');"),
     md("## Every condition at 10 % of the data (the `full` grid, one lent GPU)\nThe protocol's complete grid "
        "(`full`) at its 10 % fraction, run on a lent H100 (`results/full/COMMAND.md`): 13 replicates, each its own "
        "subset with its own per-class DCGANs and conditional GAN, and every condition the protocol compares — "

@@ -226,7 +226,7 @@ def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> No
 def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path, monkeypatch) -> None:
     from xraygan.config import DataConfig
     from xraygan.data import load_splits
-    from xraygan.study.attention import attention_maps
+    from xraygan.study.attention import attention_maps, attention_record
     from xraygan.study.figures import plot_attention
 
     exp = build_experiment(
@@ -242,5 +242,8 @@ def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path,
     assert not torch.equal(maps["baseline"][1], maps["dcgan_50"][1])  # two different classifiers
     assert len(list((tmp_path / "runs" / "gan").iterdir())) == 1  # the replicate's GANs, trained once
     monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path))
-    fig = plot_attention(maps, splits.test, "04_attention_test")
+    record = attention_record(maps, splits.test, 0.5, 0)
+    assert record["counts"] == {j: int((splits.test.labels == j).sum()) for j in (0, 1)}
+    assert torch.equal(record["mean_images"][1], splits.test.images[splits.test.labels == 1].float().mean(0)[0])
+    fig = plot_attention(record, "04_attention_test")
     assert len(fig.axes) >= 6

@@ -19,6 +19,7 @@ from xraygan.data.phantom import phantom_set
 from xraygan.experiment import build_experiment
 from xraygan.metrics import best_threshold, binary_metrics
 from xraygan.study.analysis import probabilities_on_test
+from xraygan.study.attention import grid_attention, load_attention
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.reproduce import differences, reproduce_cells
 from xraygan.study.run import Cell, StaleResultsError, build_training_set, read_rows, run_study
@@ -151,11 +152,19 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
         cells[1].key: {"best_step": (-1, hit["best_step"])}
     }
     store.write_text(committed)
+    # the grid's attention maps: its seed-0 baseline and first GAN classifiers, saved beside the rows
+    record = grid_attention(tmp_path / "res", tmp_path / "runs", 0.5)
+    saved_maps = load_attention(tmp_path / "res")
+    assert list(record["maps"]) == list(saved_maps["maps"]) == ["baseline", "dcgan_50"]
+    assert torch.equal(saved_maps["maps"]["dcgan_50"][1], record["maps"]["dcgan_50"][1])
+    assert record["fraction"] == 0.5 and sum(record["counts"].values()) == len(df.test_logits.iloc[0])
     cfg = tmp_path / "res" / "config.json"
     saved = cfg.read_text()
     cfg.write_text(json.dumps({**json.loads(saved), "data_fingerprint": "other images"}))
     with pytest.raises(StaleResultsError, match="data_fingerprint"):  # other data than the grid's: refused
         reproduce_cells(tmp_path / "res", tmp_path / "runs", cells[:1])
+    with pytest.raises(StaleResultsError, match="data_fingerprint"):
+        grid_attention(tmp_path / "res", tmp_path / "runs", 0.5)
     cfg.write_text(saved)
     assert differences(hit, {**hit, "seconds": 0.0, "device": "cuda"}) == {}
     shifted = {**hit, "test_logits": [x + 0.5 for x in hit["test_logits"]]}

@@ -83,6 +83,16 @@ def _study(a: argparse.Namespace) -> int:
     res = str(a.results or results_dir(a.preset))
     if a.reproduce:
         return _reproduce(a, res, str(a.runs or runs_dir(a.preset)))
+    if a.attention is not None:  # the committed grid's seed-0 classifiers retrained, Grad-CAM saved and drawn
+        from xraygan.study.attention import grid_attention
+        from xraygan.study.figures import plot_attention
+        from xraygan.study.report import results_key
+
+        record = grid_attention(res, str(a.runs or runs_dir(a.preset)), a.attention, a.data, device=a.device)
+        name = f"04_attention_{results_key(res).replace('/', '_')}"
+        plot_attention(record, name)
+        print(json.dumps({"attention": f"{res}/attention.pt", "figure": f"figures/{name}.png"}))
+        return 0
     if a.tables_only:  # tables, ANSWER.md, report figures and (--readme) the README's answer block
         from xraygan.study.report import write_report
 
@@ -211,6 +221,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--readme", default=None, help="with --tables-only: also rewrite this README's answer block of the preset"
+    )
+    s.add_argument(
+        "--attention",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="Grad-CAM of the results folder's seed-0 baseline and first GAN condition at FRACTION, retrained "
+        "from its config.json (GANs from --runs): attention.pt beside the rows, and the figure",
     )
     s.add_argument(
         "--reproduce",

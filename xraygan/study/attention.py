@@ -7,11 +7,14 @@ from pathlib import Path
 
 import torch
 
-from xraygan.data import Splits
+from xraygan.checkpoint import atomic_save
+from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.experiment import Experiment
+from xraygan.info import CLASSES
 from xraygan.review.explain import mean_grad_cam
 from xraygan.study.conditions import parse_condition
-from xraygan.study.run import Cell, prepare_gans, replicate_of, train_cell
+from xraygan.study.reproduce import experiment_of
+from xraygan.study.run import Cell, check_results_folder, prepare_gans, replicate_of, results_record, train_cell
 
 
 def attention_maps(
@@ -40,3 +43,44 @@ def attention_maps(
         model = getattr(tc.model, "module", tc.model)  # a weight-averaged model wraps the network
         out[c] = mean_grad_cam(model, splits.test.images, splits.test.labels)
     return out
+
+
+def attention_record(maps: dict[str, dict[int, torch.Tensor]], test: ImageSet, fraction: float, seed: int) -> dict:
+    """What a figure of the maps needs, without the test images: the maps, each class's mean test image and
+    its count, and which cells they come from."""
+    pick = {j: test.labels == j for j in range(len(CLASSES))}
+    return {
+        "fraction": fraction,
+        "seed": seed,
+        "maps": maps,
+        "mean_images": {j: test.images[p].float().mean(0)[0] for j, p in pick.items()},
+        "counts": {j: int(p.sum()) for j, p in pick.items()},
+    }
+
+
+def grid_attention(
+    results: str | Path,
+    runs: str | Path,
+    fraction: float,
+    data_root: str | None = None,
+    seed: int = 0,
+    device: str | None = None,
+) -> dict:
+    """The attention maps of a committed grid: its seed-`seed` classifiers at `fraction` (the baseline and its
+    first GAN condition) retrained from its config.json with the GANs in `runs`, written to
+    `results/attention.pt` (small: maps and mean images, no model) for the report to draw."""
+    results = Path(results)
+    exp = experiment_of(results, data_root)
+    splits = load_splits(exp.data)
+    check_results_folder(results, results_record(exp, splits))  # other images than the grid's: refused
+    record = attention_record(
+        attention_maps(exp, splits, runs, fraction, seed=seed, device=device), splits.test, fraction, seed
+    )
+    atomic_save(record, results / "attention.pt")
+    return record
+
+
+def load_attention(results: str | Path) -> dict | None:
+    """A results folder's attention record (grid_attention), None where it has none."""
+    path = Path(results) / "attention.pt"
+    return torch.load(path, weights_only=True) if path.exists() else None

@@ -7,12 +7,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
 from sklearn.metrics import roc_curve
 
-from xraygan.data import ImageSet
 from xraygan.figures import save
 from xraygan.info import CLASSES
 from xraygan.study.analysis import probabilities_on_test, summary_table
@@ -236,20 +234,21 @@ def _overlay(ax, image: np.ndarray, heat: np.ndarray, cmap: str, lim: tuple[floa
     return plt.cm.ScalarMappable(norm=norm, cmap=cmap)
 
 
-def plot_attention(maps: dict[str, dict[int, torch.Tensor]], images: ImageSet, name: str = "04_attention") -> Figure:
-    """Mean Grad-CAM per class (columns) for each condition (rows) over the mean image of that class, and a
-    last row with the difference of the last condition minus the first (red: looks there more). Each map is
-    drawn more opaque where it is stronger, so weak attention leaves the radiograph visible."""
+def plot_attention(record: dict, name: str = "04_attention") -> Figure:
+    """Mean Grad-CAM per class (columns) for each condition (rows) over the mean test image of that class, and
+    a last row with the difference of the last condition minus the first (red: looks there more); `record` as
+    study.attention.attention_record makes it. Each map is drawn more opaque where it is stronger, so weak
+    attention leaves the radiograph visible."""
+    maps = record["maps"]
     conds = list(maps)
     rows = len(conds) + (len(conds) > 1)
     fig, axes = plt.subplots(rows, len(CLASSES), figsize=(3.4 * len(CLASSES), 3.0 * rows), squeeze=False)
     for j, cls in enumerate(CLASSES):
-        pick = images.labels == j
-        mean_image = images.images[pick].float().mean(0)[0].numpy()
+        mean_image = record["mean_images"][j].numpy()
         for i, c in enumerate(conds):
             ax = axes[i, j]
             sm = _overlay(ax, mean_image, maps[c][j].numpy(), "inferno", (0.0, 1.0))
-            ax.set_title(f"{c}: {cls} ({int(pick.sum())} test images)", fontsize=9)
+            ax.set_title(f"{c}: {cls} ({record['counts'][j]} test images)", fontsize=9)
             fig.colorbar(sm, ax=ax, fraction=0.046, label="Grad-CAM" if j == len(CLASSES) - 1 else None)
         if len(conds) > 1:
             diff = (maps[conds[-1]][j] - maps[conds[0]][j]).numpy()
