@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.stats import t as t_dist
 
 import xraygan.study.run as study_mod
 from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
@@ -131,6 +132,10 @@ def test_stats_known_answers() -> None:
     assert few["low"] == pytest.approx(5 - 4.302653 / np.sqrt(3), 1e-5) and few["high"] >= 5 + 2.48
     assert 25 <= seeds_needed(sd=7.5, delta=3.0, power=0.5) <= 28  # a 95 % CI half-width of 3 points
     assert seeds_needed(7.5, 3.0) > seeds_needed(7.5, 6.0)
+    # a small SD needs few runs: the smallest n that the t criterion accepts (one t step from n = 2 said 32)
+    n = seeds_needed(1.2, 3.0)
+    crit = [((t_dist.ppf(0.975, k - 1) + t_dist.ppf(0.8, k - 1)) * 1.2 / 3.0) ** 2 for k in (n - 1, n)]
+    assert n == 4 and crit[0] > n - 1 and crit[1] <= n
 
 
 def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch) -> None:
