@@ -84,6 +84,9 @@ def _study(a: argparse.Namespace) -> int:
     if a.reproduce:
         return _reproduce(a, res, str(a.runs or runs_dir(a.preset)))
     if a.attention is not None:  # the committed grid's seed-0 classifiers retrained, Grad-CAM saved and drawn
+        from pathlib import Path
+
+        from xraygan.paths import shown
         from xraygan.study.attention import grid_attention
         from xraygan.study.figures import plot_attention
         from xraygan.study.report import results_key
@@ -91,7 +94,7 @@ def _study(a: argparse.Namespace) -> int:
         record = grid_attention(res, str(a.runs or runs_dir(a.preset)), a.attention, a.data, device=a.device)
         name = f"04_attention_{results_key(res).replace('/', '_')}"
         plot_attention(record, name)
-        print(json.dumps({"attention": f"{res}/attention.pt", "figure": f"figures/{name}.png"}))
+        print(json.dumps({"attention": str(shown(Path(res) / "attention.pt")), "figure": f"figures/{name}.png"}))
         return 0
     if a.tables_only:  # tables, ANSWER.md, report figures and (--readme) the README's answer block
         from xraygan.study.report import write_report

@@ -196,8 +196,9 @@ def power_table(
     goal: float = 3.0,
     metrics: tuple[str, ...] = ("test_accuracy@t", "test_accuracy"),
 ) -> pd.DataFrame:
-    """Per fraction (default: the protocol's endpoint, then accuracy at 0.5): the median SD of the paired differences against the baseline and the seeds a paired
-    test needs to detect a `goal`-point gain with 80 % power at alpha 0.05 (stats.seeds_needed)."""
+    """Per fraction (default: the protocol's endpoint, then accuracy at 0.5): the median SD of the paired
+    differences against the baseline and the seeds a paired test needs to detect a `goal`-point gain with
+    80 % power at alpha 0.05 (stats.seeds_needed)."""
     vs = paired[paired.versus == "baseline"].groupby("fraction")
     out = {}
     for m in metrics:
