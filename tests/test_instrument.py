@@ -81,7 +81,7 @@ def test_exchange_rate_reads_a_known_learning_curve() -> None:
     df = pd.DataFrame(rows)
     curve = learning_curve(df, "test_accuracy@t")
     assert list(curve.n_real) == [100, 200, 400, 800] and curve["mean"].is_monotonic_increasing
-    # two replicates far apart near the ceiling: the t interval passes 100 % and is clipped to it
+    # three replicates near the ceiling: the t interval passes 100 % and is clipped to it
     wide = learning_curve(pd.DataFrame(_rows(1.0, "baseline", [[0.99], [0.93], [0.96]], 800, 0)), "test_accuracy@t")
     assert wide["high"].iloc[0] == 100.0 and wide["low"].iloc[0] == pytest.approx(96 - 4.303 * 3 / 3**0.5, abs=0.01)
     ex = exchange_table(df, n_resamples=200).set_index("condition")

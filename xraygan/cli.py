@@ -89,10 +89,9 @@ def _study(a: argparse.Namespace) -> int:
         from xraygan.paths import shown
         from xraygan.study.attention import grid_attention
         from xraygan.study.figures import plot_attention
-        from xraygan.study.report import results_key
 
         record = grid_attention(res, str(a.runs or runs_dir(a.preset)), a.attention, a.data, device=a.device)
-        name = f"04_attention_{results_key(res).replace('/', '_')}"
+        name = f"04_attention_{Path(res).name}"  # named after the folder, as write_report names its figures
         plot_attention(record, name)
         print(json.dumps({"attention": str(shown(Path(res) / "attention.pt")), "figure": f"figures/{name}.png"}))
         return 0

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import torch
 
-from xraygan.checkpoint import atomic_save
-from xraygan.data import ImageSet, Splits, load_splits
+from xraygan.checkpoint import atomic_save, load_checkpoint
+from xraygan.data import ImageSet, Splits
 from xraygan.experiment import Experiment
 from xraygan.info import CLASSES
 from xraygan.review.explain import mean_grad_cam
 from xraygan.study.conditions import parse_condition
-from xraygan.study.reproduce import experiment_of
-from xraygan.study.run import Cell, check_results_folder, prepare_gans, replicate_of, results_record, train_cell
+from xraygan.study.reproduce import open_grid
+from xraygan.study.run import Cell, prepare_gans, replicate_of, train_cell
 
 
 def attention_maps(
@@ -70,9 +70,7 @@ def grid_attention(
     first GAN condition) retrained from its config.json with the GANs in `runs`, written to
     `results/attention.pt` (small: maps and mean images, no model) for the report to draw."""
     results = Path(results)
-    exp = experiment_of(results, data_root)
-    splits = load_splits(exp.data)
-    check_results_folder(results, results_record(exp, splits))  # other images than the grid's: refused
+    exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
     record = attention_record(
         attention_maps(exp, splits, runs, fraction, seed=seed, device=device), splits.test, fraction, seed
     )
@@ -83,4 +81,4 @@ def grid_attention(
 def load_attention(results: str | Path) -> dict | None:
     """A results folder's attention record (grid_attention), None where it has none."""
     path = Path(results) / "attention.pt"
-    return torch.load(path, weights_only=True) if path.exists() else None
+    return load_checkpoint(path) if path.exists() else None  # a damaged file: an error that names it

@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from xraygan.data import load_splits
+from xraygan.data import Splits, load_splits
 from xraygan.experiment import Experiment
 from xraygan.study.run import Cell, cell_key, check_results_folder, read_rows, results_record, run_cell
 
@@ -25,6 +25,15 @@ def experiment_of(results: str | Path, data_root: str | None = None) -> Experime
     exp = Experiment.from_dict(json.loads(cfg.read_text())["experiment"])
     root = None if data_root is None else str(data_root)
     return dataclasses.replace(exp, data=dataclasses.replace(exp.data, root=root, cache_dir=None))
+
+
+def open_grid(results: str | Path, data_root: str | None = None) -> tuple[Experiment, Splits]:
+    """The experiment of a committed results folder and its data, refused (StaleResultsError) where the images
+    at `data_root` are not the ones the folder was made from: what retraining any of its cells starts from."""
+    exp = experiment_of(results, data_root)
+    splits = load_splits(exp.data)
+    check_results_folder(Path(results), results_record(exp, splits))
+    return exp, splits
 
 
 def differences(old: dict, new: dict) -> dict[str, tuple]:
@@ -50,11 +59,9 @@ def reproduce_cells(
     key, the fields that differ from its committed row (empty: identical). The GANs of a cell must be in `runs`
     (the grid's run folder); a missing one is trained, which reproduces only where GAN training does."""
     results = Path(results)
-    exp = experiment_of(results, data_root)
     rows = {cell_key(r["fraction"], r["condition"], r["seed"]): r for r in read_rows(results / "runs.jsonl")}
     missing = [c.key for c in cells if c.key not in rows]
     if missing:
         raise KeyError(f"{results / 'runs.jsonl'} has no row for {missing}; committed cells: {sorted(rows)[:6]} ...")
-    splits = load_splits(exp.data)
-    check_results_folder(results, results_record(exp, splits))  # other images than the grid's: refused
+    exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
     return {c.key: differences(rows[c.key], run_cell(exp, splits, Path(runs), c, device)) for c in cells}
