@@ -28,6 +28,8 @@ from xraygan.info import CLASSES
 from xraygan.review.core import review
 from xraygan.review.diversity import generator_diversity
 
+PAC24 = {"mbstd": True, "diffaug_policy": "cutout", "pack": 2, "ngf": 24, "ndf": 24}  # the packed width-24 recipe
+
 # name -> (GAN mode, GANConfig fields changed from the preset's GAN)
 RECIPES: dict[str, tuple[str, dict]] = {
     "dcgan": ("per_class", {}),  # the original plan's per-class DCGAN (base_gan)
@@ -108,6 +110,12 @@ RECIPES: dict[str, tuple[str, dict]] = {
         "conditional",
         {"mbstd": True, "diffaug_policy": "cutout", "steps": 1200},
     ),
+    # a shared start: the packed width-24 GANs first train on both classes' images of the subset (NORMAL's GAN
+    # sees three times its own images), then on the class alone, as small-data GANs are fine-tuned from a
+    # pretrained one; the split of a 1,200-step budget (600/600, 900/300) and of the subset's 600 (300/300)
+    "pac2_cutout_mbstd_w24_shared600_2x_sub": ("per_class", {**PAC24, "steps": 1200, "shared_steps": 600}),
+    "pac2_cutout_mbstd_w24_shared900_2x_sub": ("per_class", {**PAC24, "steps": 1200, "shared_steps": 900}),
+    "pac2_cutout_mbstd_w24_shared300_sub": ("per_class", {**PAC24, "shared_steps": 300}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }

@@ -304,6 +304,8 @@ def test_run_folders_made_before_the_later_options_keep_their_key() -> None:
     assert not {"mbstd", "spectral_norm", "r1_gamma", "r1_every", "pack"} & set(plain["gan"])
     assert "pack" not in mbstd["gan"]  # the pilot's and paper grid's folders keep their key after PacGAN
     assert run_key(GANConfig(pack=2), train, 1.0, 0)["gan"]["pack"] == 2
+    assert "shared_steps" not in run_key(GANConfig(pack=2), train, 1.0, 0)["gan"]  # the packed folders too
+    assert run_key(GANConfig(shared_steps=5), train, 1.0, 0)["gan"]["shared_steps"] == 5
     assert mbstd["gan"]["mbstd"] is True and mbstd["gan"]["r1_gamma"] == 0.0 and mbstd["gan"]["spectral_norm"] is False
     keys = {
         json.dumps(run_key(GANConfig(**o), train, 1.0, 0), sort_keys=True)
@@ -333,3 +335,45 @@ def test_packing_discriminator_judges_packs_and_is_refused_where_it_cannot_work(
         GANConfig(pack=2, conditional=True)
     maps, _ = discriminator_maps(D, x[:3], block=1, top=2)
     assert maps.shape[1] == 2
+
+
+def test_a_shared_start_draws_every_class_then_the_class_alone(tmp_path: Path, monkeypatch) -> None:
+    """With shared_steps=k a per-class GAN's first k batches come from both classes' images, the rest from its
+    own class only; without it every batch is the class's. Classes are told apart by their pixel values."""
+    toy = phantom_set(24, 64, seed=1)
+    toy.images[toy.labels == 0] = 10  # NORMAL: every pixel 10, PNEUMONIA: 200
+    toy.images[toy.labels == 1] = 200
+    seen: list[set[int]] = []
+    real_to_unit = gan_mod.to_unit
+
+    def spy(x: torch.Tensor) -> torch.Tensor:
+        seen.append(set(x.flatten().unique().tolist()))
+        return real_to_unit(x)
+
+    monkeypatch.setattr(gan_mod, "to_unit", spy)
+    train_gan(GANConfig(**{**TINY.__dict__, "shared_steps": 6}), toy, tmp_path / "s", class_label=0, progress=False)
+    assert len(seen) == TINY.steps
+    assert set().union(*seen[:6]) == {10, 200} and all(s == {10} for s in seen[6:])
+    seen.clear()
+    train_gan(TINY, toy, tmp_path / "plain", class_label=0, progress=False)
+    assert all(s == {10} for s in seen)
+
+
+@pytest.mark.parametrize("stop", [5, 6, 7])
+def test_a_shared_start_resumes_exactly_across_its_end(toy, tmp_path: Path, stop: int) -> None:
+    cfg = GANConfig(**{**TINY.__dict__, "shared_steps": 6, "ckpt_every": 2})
+    full = train_gan(cfg, toy, tmp_path / "full", class_label=1, progress=False)
+    part = train_gan(cfg, toy, tmp_path / "part", class_label=1, progress=False, stop_after=stop)
+    train_gan(cfg, toy, part, class_label=1, progress=False)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["G_ema"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    plain = train_gan(TINY, toy, tmp_path / "plain", class_label=1, progress=False)
+    sc = load_checkpoint(plain / "checkpoint.pt")["G_ema"]
+    assert not all(torch.equal(sa[k], sc[k]) for k in sa)  # the shared start changed the GAN
+
+
+def test_a_shared_start_is_refused_where_it_means_nothing() -> None:
+    with pytest.raises(ValueError, match="shared_steps"):
+        GANConfig(steps=10, shared_steps=10)
+    with pytest.raises(ValueError, match="per-class GANs"):
+        GANConfig(conditional=True, shared_steps=1)

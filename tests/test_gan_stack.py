@@ -104,6 +104,7 @@ def test_what_does_not_stack_is_named(toy, tmp_path: Path) -> None:
     assert stack_problem([TINY, replace(TINY, seed=3)]) is None
     assert "ngf" in stack_problem([TINY, replace(TINY, ngf=8)])
     assert "conditional" in stack_problem([replace(TINY, conditional=True)] * 2)
+    assert "shared start" in stack_problem([replace(TINY, shared_steps=4)] * 2)
     with pytest.raises(ValueError, match="steps"):
         train_gan_stack([(TINY, toy, tmp_path / "a", 0), (replace(TINY, steps=4), toy, tmp_path / "b", 0)])
 

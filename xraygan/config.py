@@ -73,6 +73,10 @@ class GANConfig:
     # PacGAN (Lin et al. 2018): D judges `pack` images at once, stacked as channels, so a generator that
     # draws near-copies is easy to tell from real packs (1: off; per-class GANs only)
     pack: int = 1
+    # a common start for per-class GANs on little data: the first shared_steps of the budget train on every
+    # class's images together (NORMAL's GAN sees three times its own images), the rest on the class alone,
+    # as GANs are fine-tuned from a pretrained one on a small set (0: off; per-class GANs only)
+    shared_steps: int = 0
     batch_size: int = 64
     steps: int = 2000  # optimisation steps (one D and one G update each)
     lr_g: float = 2e-4
@@ -104,6 +108,11 @@ class GANConfig:
             raise ValueError(f"GANConfig: r1_gamma >= 0 and r1_every >= 1 (got {self.r1_gamma}, {self.r1_every})")
         if min(self.nz, self.ngf, self.ndf, self.batch_size, self.steps) < 1:
             raise ValueError("GANConfig: nz, ngf, ndf, batch_size and steps must be positive")
+        if not 0 <= self.shared_steps < self.steps or (self.shared_steps and self.conditional):
+            raise ValueError(
+                f"GANConfig.shared_steps={self.shared_steps}: use 0 <= shared_steps < steps={self.steps}, and only "
+                "for per-class GANs (a conditional GAN sees every class throughout)"
+            )
         if self.pack < 1 or self.batch_size % self.pack or (self.pack > 1 and self.conditional):
             raise ValueError(
                 f"GANConfig.pack={self.pack}: use a divisor of batch_size={self.batch_size} (1: off), and only "

@@ -27,6 +27,7 @@ _NOT_IN_KEY = ("sample_every", "ckpt_every")  # decide only when files are writt
 _LATER_OPTIONS = (
     {"mbstd": False, "spectral_norm": False, "r1_gamma": 0.0, "r1_every": 16},
     {"pack": 1},
+    {"shared_steps": 0},
 )
 
 

@@ -96,11 +96,14 @@ def train_gan(
     run = Path(run_dir)
     run.mkdir(parents=True, exist_ok=True)
     (run / "samples").mkdir(exist_ok=True)
-    if class_label is not None:
-        train = train.of_class(class_label)
     if cfg.conditional and class_label is not None:
         raise ValueError("a conditional GAN trains on both classes: leave class_label=None")
-    if len(train) == 0:
+    # the images each step draws from (indices into `train`): every class's for the first `shared` steps,
+    # then the class's own
+    everyone = torch.arange(len(train))
+    own = everyone if class_label is None else torch.nonzero(train.labels == class_label).flatten()
+    shared = cfg.shared_steps if class_label is not None else 0
+    if len(own) == 0:
         raise ValueError(f"no training images for {run}")
     meta = {**to_dict(cfg), "class_label": class_label, "channels": 1}
     cuda = dev.type == "cuda"
@@ -116,8 +119,12 @@ def train_gan(
     g = torch.Generator().manual_seed(cfg.seed)  # all training randomness: batches, noise, augmentation
     fixed_z = torch.randn(64, cfg.nz, generator=torch.Generator().manual_seed(cfg.seed + 10_000))
     fixed_y = torch.arange(64) // 32  # 32 NORMAL, then 32 PNEUMONIA (conditional only)
-    n = len(train)
-    perm, pos, step, epoch, low_d = torch.randperm(n, generator=g), 0, 0, 0, 0
+    n = len(own)  # the class's own images (what DiffAugment's `auto` and the checkpoint count)
+
+    def pool_at(at: int) -> torch.Tensor:
+        return everyone if at < shared else own
+
+    perm, pos, step, epoch, low_d = torch.randperm(len(pool_at(0)), generator=g), 0, 0, 0, 0
     ckpt = run / "checkpoint.pt"
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, dev)
@@ -139,7 +146,7 @@ def train_gan(
     if step >= cfg.steps:
         return run
 
-    images = train.images.to(dev)  # uint8 on the device once; batches are sliced from it
+    images = train.images.to(dev)  # uint8 on the device once (every class); batches are sliced from it
     labels = train.labels.to(dev)
     augment = _uses_diffaug(cfg, n)
     aug = (lambda x: diff_augment(x, g, cfg.diffaug_policy)) if augment else (lambda x: x)
@@ -172,13 +179,16 @@ def train_gan(
     bar = tqdm(total=cfg.steps, initial=step, desc=f"GAN {run.name}", disable=not progress)
     t0 = time.time()
     while step < cfg.steps:
-        if n >= bsz:
-            if pos + bsz > n:
-                perm, pos, epoch = torch.randperm(n, generator=g), 0, epoch + 1
-            idx = perm[pos : pos + bsz]
+        pool = pool_at(step)
+        if step == shared and shared:  # the shared start is over: a fresh epoch over the class alone
+            perm, pos = torch.randperm(len(pool), generator=g), 0
+        if len(pool) >= bsz:
+            if pos + bsz > len(pool):
+                perm, pos, epoch = torch.randperm(len(pool), generator=g), 0, epoch + 1
+            idx = pool[perm[pos : pos + bsz]]
             pos += bsz
         else:
-            idx = torch.randint(0, n, (bsz,), generator=g)
+            idx = pool[torch.randint(0, len(pool), (bsz,), generator=g)]
         idx = idx.to(dev)
         x = to_unit(images[idx]).contiguous(memory_format=mem)  # (B, 1, S, S)
         y = labels[idx] if cfg.conditional else None
