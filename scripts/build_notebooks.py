@@ -332,7 +332,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("att = load_attention(results_dir(REPORT)) if rep.committed else None\n"
          "if att is not None:\n"
          "    print(f\"{REPORT} grid, fraction {att['fraction']:g}, seed {att['seed']}\")\n"
-         "    study_figures.plot_attention(att, f'04_attention_{REPORT}')"),
+         "    study_figures.plot_attention(att, f'04_attention_{results_dir(REPORT).name}')"),
     md("## Every condition at 10 % of the data (the `full` grid, one lent GPU)\nThe protocol's complete grid "
        "(`full`) at its 10 % fraction, run on a lent H100 (`results/full/COMMAND.md`): 13 replicates, each its own "
        "subset with its own per-class DCGANs and conditional GAN, and every condition the protocol compares — "

@@ -191,6 +191,24 @@ def test_full_training_split_is_one_subset(tmp_path: Path) -> None:
     assert names == ["f0.5_s0", "f0.5_s1", "f1_s0"]
 
 
+def test_more_replicates_extend_a_folder_while_no_finished_row_changes_replicate(tmp_path: Path, monkeypatch) -> None:
+    """More GAN replicates on the full split (and seeds to use them) extend a results folder: the finished rows
+    keep their replicate (seed modulo the count) and are not trained again. A count that would move a
+    finished row to another replicate is refused, naming the row."""
+    study = {"fractions": (1.0,), "independent_gans": True, "conditions": ("baseline", "dcgan_50")}
+    res, runs = tmp_path / "res", tmp_path / "runs"
+    first = run_study(_phantom_exp(**study, seeds=2, replicates_full=2), res, runs, device="cpu", progress=False)
+    calls, real = [], study_mod.run_cell
+    monkeypatch.setattr(study_mod, "run_cell", lambda *a, **k: calls.append(a[3]) or real(*a, **k))
+    more = run_study(_phantom_exp(**study, seeds=3, replicates_full=3), res, runs, device="cpu", progress=False)
+    assert len(first) == 4 and len(more) == 6 and sorted(set(more.subset)) == [0, 1, 2]
+    assert sorted(c.seed for c in calls) == [2, 2]  # only the new replicate's models were trained
+    kept = more[more.seed < 2].sort_values(["condition", "seed"]).test_logits.tolist()
+    assert kept == first.sort_values(["condition", "seed"]).test_logits.tolist()
+    with pytest.raises(StaleResultsError, match=r"1,baseline,2 \(replicate 2 there, 0 here\)"):
+        run_study(_phantom_exp(**study, seeds=3, replicates_full=2), res, runs, device="cpu", progress=False)
+
+
 def test_replicates_gans_train_as_one_stack_where_stacking_pays(tmp_path: Path, monkeypatch) -> None:
     """On a GPU (forced here) the per-class GANs of every replicate train together, one stack per GAN config;
     the study then finds them trained and goes on as on CPU."""

@@ -393,6 +393,9 @@ def read_rows(path: str | Path) -> list[dict]:
 
 # Settings that only say which cells to run (more seeds, other fractions or conditions extend a results folder).
 _GRID_ONLY = ("fractions", "curve_fractions", "seeds", "conditions", "workers")
+# Replicate counts: more replicates extend a folder too, as long as every finished row keeps its replicate
+# (seed modulo the count), which check_results_folder verifies row by row.
+_REPLICATE_COUNTS = ("subsets", "replicates_full")
 
 
 def _row_shaping(saved: dict) -> dict:
@@ -406,7 +409,7 @@ def _row_shaping(saved: dict) -> dict:
             f"the results folder's config.json cannot be read as an experiment ({e}); write to another results "
             "folder, or move its runs.jsonl away to start over."
         ) from e
-    for k in _GRID_ONLY:
+    for k in _GRID_ONLY + _REPLICATE_COUNTS:
         exp.get("study", {}).pop(k, None)
     for k in ("root", "cache_dir", "source"):  # where the data lives; its fingerprint says what it is
         exp.get("data", {}).pop(k, None)
@@ -434,6 +437,18 @@ def check_results_folder(results: Path, record: dict) -> None:
         raise StaleResultsError(
             f"{shown(results)} holds models made with other settings ({describe_diff(diff)}). Write to another "
             "results folder (--results, XRAYGAN_RESULTS), or move its runs.jsonl away to start over."
+        )
+    exp = Experiment.from_dict(record["experiment"])
+    moved = [
+        f"{r['fraction']:g},{r['condition']},{r['seed']} (replicate {r['subset']} there, {now} here)"
+        for r in read_rows(store)
+        if r["subset"] != (now := replicate_of(exp, Cell(r["fraction"], r["condition"], r["seed"])))
+    ]
+    if moved:
+        counts = {k: getattr(exp.study, k) for k in _REPLICATE_COUNTS}
+        raise StaleResultsError(
+            f"{shown(results)} holds models whose replicate would change with {counts}: {', '.join(moved[:5])}"
+            f"{' ...' if len(moved) > 5 else ''}. Keep the replicate counts, or write to another results folder."
         )
 
 
