@@ -18,6 +18,7 @@ from xraygan.study.report import (
     interval,
     load_report,
     planned_models,
+    planned_per_cell,
     readme_block,
     results_key,
     signed,
@@ -99,6 +100,22 @@ def test_a_partial_grid_says_so_and_a_changed_row_changes_the_answer(tmp_path: P
     before = re.search(r"\| 10 % \| dcgan_100 \| baseline \| ([^ ,]+)", full).group(1)
     after = re.search(r"\| 10 % \| dcgan_100 \| baseline \| ([^ ,]+)", changed).group(1)
     assert float(after.replace("\u2212", "-")) == pytest.approx(float(before.replace("\u2212", "-")) - 5, abs=0.11)
+
+
+def test_a_verdict_on_unfinished_cells_is_marked_interim() -> None:
+    """Given the plan per cell, a comparison that reads a cell with models still to train shows its verdict as
+    interim, naming the least complete cell; finished comparisons are shown as they are."""
+    df = load_results(PILOT)
+    tables = compute_tables(df, read_test_split(PILOT))
+    plan = planned_per_cell(PILOT)
+    assert sum(plan.values()) == 27 and plan[(0.1, "dcgan_100")] == 3
+    assert "interim" not in answer_markdown(df, tables, "pilot", plan)
+    more = {**plan, (1.0, "dup_real_100"): 4}  # one more control model planned on the full split
+    text = answer_markdown(df, tables, "pilot", more)
+    rows = {ln.split("|")[2].strip(" *") + ln.split("|")[1]: ln for ln in text.splitlines() if ln.startswith("| 1")}
+    assert "(interim: 3 of 4 models)" in rows["dcgan_100 100 % "] and "interim" in rows["dup_real_100 100 % "]
+    assert not any("interim" in ln for ln in text.splitlines() if ln.startswith("| 10 % |"))
+    assert "28 models; partial" in text
 
 
 def test_readme_block_is_replaced_between_its_markers_only(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +48,34 @@ def endpoint_label(endpoint: str) -> str:
 
 def planned_models(results: Path) -> int | None:
     """How many models the grid of a results folder plans (from its config.json), None if unknown."""
+    per_cell = planned_per_cell(results)
+    return None if per_cell is None else sum(per_cell.values())
+
+
+def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
+    """Models the grid of a results folder plans per (fraction, condition), from its config.json."""
     from xraygan.study.run import planned_cells
 
     cfg = Path(results) / "config.json"
     if not cfg.exists():
         return None
-    return len(planned_cells(Experiment.from_dict(json.loads(cfg.read_text())["experiment"])))
+    cells = planned_cells(Experiment.from_dict(json.loads(cfg.read_text())["experiment"]))
+    return dict(Counter((c.fraction, c.condition) for c in cells))
+
+
+def _interim(df: pd.DataFrame, planned: dict[tuple[float, str], int], fraction: float, names: list[str]) -> str:
+    """'' when every cell a comparison reads is complete, else ' (interim: k of n models)' for the least
+    complete one: a verdict on part of a planned grid is shown, never read as final."""
+    done = df.groupby(["fraction", "condition"]).size()
+    short = [
+        (int(done.get((fraction, c), 0)), planned[(fraction, c)])
+        for c in names
+        if (fraction, c) in planned and done.get((fraction, c), 0) < planned[(fraction, c)]
+    ]
+    if not short:
+        return ""
+    k, n = min(short)
+    return f" (interim: {k} of {n} models)"
 
 
 def _curve_table(curves: dict[str, pd.DataFrame]) -> list[str]:
@@ -84,14 +107,18 @@ def answer_markdown(
     df: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
     preset: str,
-    planned: int | None,
+    planned: int | dict[tuple[float, str], int] | None,
     protocol: Protocol = PROTOCOL,
     folder: str | None = None,
 ) -> str:
     """The answer block: how much of the grid is done, the baseline's learning curve, and per fraction and
     condition the paired gain of the protocol's endpoint with its intervals, the verdict and the exchange
-    rate. Every number comes from `df` (runs.jsonl) and the tables computed from it. `folder`: the results
-    folder's path under results/ (default: the preset's; see results_key)."""
+    rate. Every number comes from `df` (runs.jsonl) and the tables computed from it. `planned`: the grid's
+    model count, or its count per (fraction, condition) (planned_per_cell), which also marks the verdicts of
+    unfinished cells as interim. `folder`: the results folder's path under results/ (default: the preset's;
+    see results_key)."""
+    per_cell = planned if isinstance(planned, dict) else {}
+    planned = sum(per_cell.values()) if per_cell else planned
     done = len(df)
     status = f"{done} models" if not planned else f"{done} of {planned} models"
     if planned and done < planned:
@@ -122,6 +149,7 @@ def answer_markdown(
             "count-matched control (replicates) | verdict | real images worth 1,000 added |",
             "|---:|---|---|---|---|---|---|---|",
         ]
+        verdicts = []
         for _, r in verdict.iterrows():
             c = r.condition
             name = f"*{c}*" if parse_condition(c).kind in ("dup_real", "classic_aug", "class_weighted") else c
@@ -138,12 +166,15 @@ def answer_markdown(
                 if "vs control" in r and not math.isnan(r["vs control"])
                 else "—"
             )
+            control = parse_condition(c).control
+            said = r.verdict + _interim(df, per_cell, r.fraction, [c, r.reference] + ([control] if control else []))
+            verdicts.append(said)
             out.append(
-                f"| {r.fraction * 100:g} % | {name} | {r.reference} | {vs_ref} | {test_iv} | {vs_ctl} | {r.verdict} | "
+                f"| {r.fraction * 100:g} % | {name} | {r.reference} | {vs_ref} | {test_iv} | {vs_ctl} | {said} | "
                 f"{_exchange_cell(tables.get('exchange'), r.fraction, c)} |"
             )
         out.append("")
-        counts = verdict.verdict.value_counts()
+        counts = pd.Series(verdicts).value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
     return "\n".join(out).rstrip() + "\n"
 
@@ -214,7 +245,7 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     df = load_results(results) if committed else fallback
     shown_preset = preset if committed else fallback_preset
     tables = compute_tables(df, read_test_split(results) if committed else None)
-    planned = planned_models(results) if committed else None
+    planned = planned_per_cell(results) if committed else None
     text = answer_markdown(df, tables, shown_preset, planned, folder=results_key(results) if committed else None)
     return Report(df, tables, shown_preset, committed, text)
 
@@ -230,7 +261,7 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     df = load_results(results)
     tables = write_tables(df, results)
     key = results_key(results)
-    text = answer_markdown(df, tables, preset, planned_models(results), folder=key)
+    text = answer_markdown(df, tables, preset, planned_per_cell(results), folder=key)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
