@@ -177,10 +177,13 @@ def plot_learning_curve(df: pd.DataFrame, endpoint: str, name: str = "04_learnin
 VERDICT_COLOURS = {"helps": "tab:green", "unresolved": "tab:grey"}  # "does not reach +goal": tab:red
 
 
-def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> Figure:
+def plot_verdict(
+    verdict: pd.DataFrame, protocol, name: str = "04_verdict", notes: dict[tuple[float, str], str] | None = None
+) -> Figure:
     """The protocol's comparisons as a forest plot: per fraction and condition, the endpoint's paired gain
     over its reference (filled) and over its count-matched control (hollow) with replicate-level 95 % CIs,
-    the band of ±goal points shaded, and the verdict of the rule written beside each row."""
+    the band of ±goal points shaded, and the verdict of the rule written beside each row (with its note,
+    e.g. that it is interim, from report.interim_notes)."""
     v = verdict.sort_values(["fraction", "condition"], ascending=[False, True]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(v) + 1.6), layout="constrained")
     ax.axvspan(-protocol.goal, protocol.goal, color="0.92", zorder=0)
@@ -208,7 +211,8 @@ def plot_verdict(verdict: pd.DataFrame, protocol, name: str = "04_verdict") -> F
                 ms=5,
                 capsize=2,
             )
-        ax.annotate(r.verdict, (1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8, color=col)
+        said = r.verdict + (notes or {}).get((r.fraction, r.condition), "").replace(" (", "\n(")
+        ax.annotate(said, (1.01, y), xycoords=("axes fraction", "data"), va="center", fontsize=8, color=col)
     ax.set_yticks(range(len(v)))
     ax.set_yticklabels([f"{f:.0%}  {c} vs {ref}" for f, c, ref in zip(v.fraction, v.condition, v.reference)][::-1])
     ax.tick_params(axis="y", labelsize=8)

@@ -63,6 +63,19 @@ def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
     return dict(Counter((c.fraction, c.condition) for c in cells))
 
 
+def interim_notes(
+    df: pd.DataFrame, verdict: pd.DataFrame, planned: dict[tuple[float, str], int] | None
+) -> dict[tuple[float, str], str]:
+    """Per verdict row (fraction, condition): '' or ' (interim: k of n models)' when a cell it reads (the
+    condition, its reference, its count-matched control) still has models to train."""
+    out = {}
+    for r in verdict.itertuples():
+        control = parse_condition(r.condition).control
+        names = [r.condition, r.reference] + ([control] if control else [])
+        out[(r.fraction, r.condition)] = _interim(df, planned or {}, r.fraction, names)
+    return out
+
+
 def _interim(df: pd.DataFrame, planned: dict[tuple[float, str], int], fraction: float, names: list[str]) -> str:
     """'' when every cell a comparison reads is complete, else ' (interim: k of n models)' for the least
     complete one: a verdict on part of a planned grid is shown, never read as final."""
@@ -150,6 +163,7 @@ def answer_markdown(
             "|---:|---|---|---|---|---|---|---|",
         ]
         verdicts = []
+        notes = interim_notes(df, verdict, per_cell)
         for _, r in verdict.iterrows():
             c = r.condition
             name = f"*{c}*" if parse_condition(c).kind in ("dup_real", "classic_aug", "class_weighted") else c
@@ -166,8 +180,7 @@ def answer_markdown(
                 if "vs control" in r and not math.isnan(r["vs control"])
                 else "—"
             )
-            control = parse_condition(c).control
-            said = r.verdict + _interim(df, per_cell, r.fraction, [c, r.reference] + ([control] if control else []))
+            said = r.verdict + notes[(r.fraction, c)]
             verdicts.append(said)
             out.append(
                 f"| {r.fraction * 100:g} % | {name} | {r.reference} | {vs_ref} | {test_iv} | {vs_ctl} | {said} | "
@@ -261,7 +274,8 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     df = load_results(results)
     tables = write_tables(df, results)
     key = results_key(results)
-    text = answer_markdown(df, tables, preset, planned_per_cell(results), folder=key)
+    planned = planned_per_cell(results)
+    text = answer_markdown(df, tables, preset, planned, folder=key)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
@@ -272,7 +286,8 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
             plot_learning_curve(df, PROTOCOL.endpoint, f"04_learning_curve_{results.name}")
             names.append(f"04_learning_curve_{results.name}")
         if len(tables.get("verdict", [])):
-            plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{results.name}")
+            notes = interim_notes(df, tables["verdict"], planned)
+            plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{results.name}", notes)
             names.append(f"04_verdict_{results.name}")
         out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
     if readme is not None:
