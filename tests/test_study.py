@@ -457,6 +457,22 @@ def test_estimate_times_stacks_where_the_study_stacks(monkeypatch) -> None:
     assert stacked.classifier_step_s > 0 and all(v > 0 for v in stacked.gan_step_s.values())
 
 
+def test_estimate_counts_workers_side_by_side() -> None:
+    """With StudyConfig.workers = W the estimate times W processes training at once and counts W steps per
+    interval of their mean step time; one process's rate would make a W-worker grid look W times longer."""
+    import xraygan.study.estimate as est
+    from xraygan.data import load_splits
+
+    assert est.side_by_side([0.2, 0.2]) == pytest.approx(0.1)  # two at 0.2 s each: a step every 0.1 s
+    assert est.side_by_side([0.4, 0.2, 0.3, 0.3]) == pytest.approx(0.3 / 4)
+    assert est.side_by_side([0.5]) == 0.5
+    exp = _phantom_exp(fractions=(0.5,), seeds=2, subsets=2, workers=2, conditions=("baseline", "dcgan_50"))
+    splits = load_splits(exp.data, progress=False)
+    rates = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
+    assert rates.workers == 2 and "with 2 workers side by side" in rates.describe()
+    assert rates.classifier_step_s > 0 and set(rates.gan_step_s) == {"gan", "gan_subset"}
+
+
 def test_estimate_only_prints_the_estimate_and_trains_or_writes_nothing(tmp_path: Path, capsys) -> None:
     """`study --estimate-only`: the time a grid will take is printed before anything is trained, so a grid
     can be sized (and a too-long one cut) without starting it; it writes nothing, and a results folder made

@@ -4,12 +4,14 @@ has come (PROGRESS.md beside the results)."""
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing as mp
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from xraygan.classifier import train_classifier
 from xraygan.classifier_stack import train_classifiers
@@ -25,10 +27,34 @@ from xraygan.gan.training import train_gan
 class Rates:
     gan_step_s: dict[str, float]  # seconds per GAN step, per config name ("gan", "gan_subset")
     classifier_step_s: float  # seconds per classifier step, validation checks included
+    workers: int = 1  # processes the rates were measured with, side by side (per step of the whole machine)
 
     def describe(self) -> str:
         parts = [f"{k} {v:.2f}" for k, v in self.gan_step_s.items()] + [f"classifier {self.classifier_step_s:.3f}"]
-        return "seconds per step: " + ", ".join(parts)
+        side = f" with {self.workers} workers side by side" if self.workers > 1 else ""
+        return f"seconds per step{side}: " + ", ".join(parts)
+
+
+def side_by_side(per_worker_s: list[float]) -> float:
+    """Seconds per step of the whole machine when each of W processes, running at once, measured its own
+    seconds per step: W steps finish every mean(per_worker_s) seconds."""
+    return sum(per_worker_s) / len(per_worker_s) ** 2
+
+
+def _timed(job: tuple) -> float:
+    """One worker's seconds per step (a Pool task, one thread per process as the study's workers run)."""
+    torch.set_num_threads(1)
+    kind, cfg, train, val, device = job
+    if kind == "gan":  # a worker trains a replicate's per-class pair, stacked where stacking pays
+        return gan_step_seconds(cfg, train, device, k=2 if stacking_pays(device) else 1)
+    return classifier_step_seconds(cfg, train, val, device)
+
+
+def parallel_step_seconds(kind: str, cfg, train: ImageSet, val: ImageSet | None, device: str | None, w: int) -> float:
+    """Seconds per step of the machine with `w` worker processes training `cfg` at once, as a study with
+    StudyConfig.workers = w runs them (each worker times its own run; side_by_side combines them)."""
+    with mp.get_context("spawn").Pool(w) as pool:
+        return side_by_side(pool.map(_timed, [(kind, cfg, train, val, device)] * w))
 
 
 def gan_step_seconds(cfg: GANConfig, train: ImageSet, device: str | None, steps: int = 20, k: int = 1) -> float:
@@ -67,8 +93,16 @@ def classifier_step_seconds(
 def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans: bool) -> Rates:
     """The rates of this experiment's GAN and classifier configs on this machine (a minute at most), trained
     as the study will train them: one at a time, or on a GPU as stacks (a replicate's classifiers; both
-    classes' GANs of the replicates, up to MAX_STACK)."""
+    classes' GANs of the replicates, up to MAX_STACK), or with StudyConfig.workers > 1 as that many processes
+    side by side (the rate of the whole machine, so the estimate counts the workers)."""
     st = exp.study
+    if st.workers > 1:  # the study trains one model per process, st.workers processes at once
+        w = st.workers
+        gan = {}
+        if gans:
+            gan["gan"] = parallel_step_seconds("gan", exp.gan, train, None, device, w)
+            gan["gan_subset"] = parallel_step_seconds("gan", exp.gan_subset, train, None, device, w)
+        return Rates(gan, parallel_step_seconds("classifier", exp.classifier, train, val, device, w), w)
     stack = stacking_pays(device)
     kg = min(MAX_STACK, 2 * max(st.subsets, st.replicates_full)) if stack else 1
     kc = len(st.conditions) if stack else 1
