@@ -116,6 +116,9 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "pac2_cutout_mbstd_w24_shared600_2x_sub": ("per_class", {**PAC24, "steps": 1200, "shared_steps": 600}),
     "pac2_cutout_mbstd_w24_shared900_2x_sub": ("per_class", {**PAC24, "steps": 1200, "shared_steps": 900}),
     "pac2_cutout_mbstd_w24_shared300_sub": ("per_class", {**PAC24, "shared_steps": 300}),
+    # mode seeking (MSGAN): G pays for drawing near-copies from distinct noise; weight 1 as in the paper
+    "pac2_cutout_mbstd_w24_ms1_2x_sub": ("per_class", {**PAC24, "steps": 1200, "mode_seeking": 1.0}),
+    "pac2_cutout_mbstd_w24_ms1_sub": ("per_class", {**PAC24, "mode_seeking": 1.0}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
 }

@@ -377,3 +377,21 @@ def test_a_shared_start_is_refused_where_it_means_nothing() -> None:
         GANConfig(steps=10, shared_steps=10)
     with pytest.raises(ValueError, match="per-class GANs"):
         GANConfig(conditional=True, shared_steps=1)
+
+
+def test_mode_seeking_charges_near_copies_and_resumes_exactly(toy, tmp_path: Path) -> None:
+    z = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+    varied = torch.rand(8, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    copies = varied[:1].expand(8, -1, -1, -1) + 0.01 * varied  # one image with small differences
+    assert gan_mod.mode_seeking_loss(copies, z) > 20 * gan_mod.mode_seeking_loss(varied, z)
+    cfg = GANConfig(**{**TINY.__dict__, "mode_seeking": 1.0, "pack": 2})
+    full = train_gan(cfg, toy, tmp_path / "full", class_label=0, progress=False)
+    part = train_gan(cfg, toy, tmp_path / "part", class_label=0, progress=False, stop_after=6)
+    train_gan(cfg, toy, part, class_label=0, progress=False)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["G"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    off = GANConfig(**{**cfg.__dict__, "mode_seeking": 0.0})
+    plain = load_checkpoint(train_gan(off, toy, tmp_path / "plain", class_label=0, progress=False) / "checkpoint.pt")
+    assert not all(torch.equal(sa[k], plain["G"][k]) for k in sa)  # the term changed G's updates
+    with pytest.raises(ValueError, match="mode_seeking"):
+        GANConfig(mode_seeking=-1.0)

@@ -77,6 +77,10 @@ class GANConfig:
     # class's images together (NORMAL's GAN sees three times its own images), the rest on the class alone,
     # as GANs are fine-tuned from a pretrained one on a small set (0: off; per-class GANs only)
     shared_steps: int = 0
+    # mode-seeking regularisation (MSGAN, Mao et al. 2019): G's loss gains weight / (ratio + 1e-5), where ratio
+    # is how far apart two of its images are per unit of latent distance, so G is pushed to map distinct noise
+    # to distinct chests instead of one (0: off)
+    mode_seeking: float = 0.0
     batch_size: int = 64
     steps: int = 2000  # optimisation steps (one D and one G update each)
     lr_g: float = 2e-4
@@ -104,6 +108,8 @@ class GANConfig:
             )
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"GANConfig.ema_decay={self.ema_decay}: use a value in [0, 1)")
+        if self.mode_seeking < 0:
+            raise ValueError(f"GANConfig.mode_seeking={self.mode_seeking}: use a weight >= 0 (0: off)")
         if self.r1_gamma < 0 or self.r1_every < 1:
             raise ValueError(f"GANConfig: r1_gamma >= 0 and r1_every >= 1 (got {self.r1_gamma}, {self.r1_every})")
         if min(self.nz, self.ngf, self.ndf, self.batch_size, self.steps) < 1:

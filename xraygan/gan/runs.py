@@ -28,6 +28,7 @@ _LATER_OPTIONS = (
     {"mbstd": False, "spectral_norm": False, "r1_gamma": 0.0, "r1_every": 16},
     {"pack": 1},
     {"shared_steps": 0},
+    {"mode_seeking": 0.0},
 )
 
 

@@ -63,8 +63,11 @@ def stack_problem(cfgs: list[GANConfig]) -> str | None:
         if diff:
             return f"stacked GANs must share every setting but {_PER_MODEL}; these differ in {diff}"
     c = cfgs[0]
-    if c.conditional or c.spectral_norm or c.r1_gamma or c.shared_steps:
-        return "the conditional GAN, spectral normalisation, R1 and a shared start are trained one model at a time"
+    if c.conditional or c.spectral_norm or c.r1_gamma or c.shared_steps or c.mode_seeking:
+        return (
+            "the conditional GAN, spectral normalisation, R1, a shared start and mode seeking are trained one model "
+            "at a time"
+        )
     return None
 
 

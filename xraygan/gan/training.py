@@ -206,6 +206,8 @@ def train_gan(
         with autocast:
             gen_logit = D(aug(fake), y)
             loss_g = g_loss(gen_logit.float(), cfg.loss)
+        if cfg.mode_seeking:
+            loss_g = loss_g + cfg.mode_seeking * mode_seeking_loss(fake.float(), z)
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(loss_g).backward()
         scaler.step(opt_g)
@@ -314,6 +316,14 @@ def checkpoint_payload(
         "n_train": n_train,
         "diffaug": diffaug,
     }
+
+
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN's term: 1 / (ratio + 1e-5), ratio = mean |G(z1) - G(z2)| / mean |z1 - z2| over the pairs formed by
+    the two halves of the batch. Small when distinct noise gives distinct images, large for near-copies."""
+    h = len(fake) // 2
+    ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
+    return 1 / (ratio + 1e-5)
 
 
 def r1_penalty(D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
