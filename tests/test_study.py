@@ -491,3 +491,31 @@ def test_estimate_only_prints_the_estimate_and_trains_or_writes_nothing(tmp_path
     out = capsys.readouterr().out
     assert "a run would stop here" in out and "4 of 4 models to train" in out  # its row is not counted
     assert {p.name: p.read_bytes() for p in stale.iterdir()} == before
+
+
+def test_channels_last_on_cpu_computes_the_same_model_to_rounding() -> None:
+    """ClassifierConfig.channels_last: the same network in channels-last tensors on CPU gives the same logits
+    and gradients to float rounding (other kernels, so not bit-equal; Adam then amplifies the rounding over a
+    run, so whole runs are compared by what they learn), and a run with it trains in that layout."""
+    import copy
+
+    from xraygan.models import build_classifier
+
+    x = torch.rand(16, 1, 64, 64, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    torch.manual_seed(0)
+    plain = build_classifier("simple", 8).eval()
+    last = copy.deepcopy(plain).to(memory_format=torch.channels_last)
+    outs = []
+    for m, inp in ((plain, x), (last, x.contiguous(memory_format=torch.channels_last))):
+        out = m(inp).float()
+        out.sum().backward()
+        outs.append((out.detach(), [p.grad.clone() for p in m.parameters()]))
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5)
+    assert all(torch.allclose(a, b, atol=1e-5, rtol=1e-4) for a, b in zip(outs[0][1], outs[1][1]))
+    tr, va, te = (
+        phantom_set(n, 64, seed=s, split=sp) for n, s, sp in ((120, 0, "train"), (30, 0, "val"), (40, 0, "test"))
+    )
+    cfg = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=40, lr=3e-3, channels_last=True)
+    tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
+    assert next(tc.model.parameters()).is_contiguous(memory_format=torch.channels_last)
+    assert evaluate_test(tc, GuardedTest(te), "cpu")["test_auc"] > 0.9

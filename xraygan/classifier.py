@@ -139,7 +139,7 @@ def _phase(
         x = to_unit(images[idx])  # (B, 1, S, S) in [-1, 1]
         if opt_cfg.augment:
             x = classic_augment(x, g)
-        if cuda and opt_cfg.amp:
+        if (cuda and opt_cfg.amp) or opt_cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = labels[idx]
         with amp:
@@ -179,7 +179,7 @@ def train_classifier(
     with torch.random.fork_rng(devices=[]):  # init and dropout from cfg.seed, caller's RNG untouched
         torch.manual_seed(cfg.seed)
         model = build_classifier(cfg.model, cfg.width).to(dev)
-        if dev.type == "cuda" and cfg.amp:
+        if (dev.type == "cuda" and cfg.amp) or cfg.channels_last:
             model = model.to(memory_format=torch.channels_last)
         g = torch.Generator().manual_seed(cfg.seed)
         y_val = val.labels.numpy()
