@@ -515,7 +515,7 @@ def test_channels_last_on_cpu_computes_the_same_model_to_rounding() -> None:
     tr, va, te = (
         phantom_set(n, 64, seed=s, split=sp) for n, s, sp in ((120, 0, "train"), (30, 0, "val"), (40, 0, "test"))
     )
-    cfg = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=40, lr=3e-3, channels_last=True)
+    cfg = ClassifierConfig(width=8, steps=60, batch_size=32, eval_every=30, lr=3e-3, channels_last=True)
     tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
     assert next(tc.model.parameters()).is_contiguous(memory_format=torch.channels_last)
     assert evaluate_test(tc, GuardedTest(te), "cpu")["test_auc"] > 0.9
