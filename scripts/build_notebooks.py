@@ -302,9 +302,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "left of +3 rules out a 3-point gain; one that reaches past +3 leaves the question open unless its low "
        "end is above 0 and its mean at +3 or more."),
     code("if len(tables['verdict']):\n"
-         "    plan = report.planned_per_cell(results_dir(REPORT)) if rep.committed else None\n"
-         "    notes = report.interim_notes(df, tables['verdict'], plan)  # verdicts on unfinished cells: interim\n"
-         "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}', notes)"),
+         "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}', rep.notes)"),
     code("tables['verdict'].round(2)"),
     md("## The exchange rate\nFor each condition that adds images: the real images the baseline would need to "
        "score as it does, minus the real images it had, per 1,000 added images (a replicate bootstrap gives the "

@@ -15,6 +15,7 @@ from xraygan.study.analysis import compute_tables
 from xraygan.study.report import (
     _markers,
     answer_markdown,
+    interim_notes,
     interval,
     load_report,
     planned_models,
@@ -90,12 +91,13 @@ def test_a_grid_run_outside_its_presets_folder_never_writes_the_presets_readme_b
 def test_a_partial_grid_says_so_and_a_changed_row_changes_the_answer(tmp_path: Path) -> None:
     df = load_results(PILOT)
     tables = compute_tables(df, read_test_split(PILOT))
-    full = answer_markdown(df, tables, "pilot", planned=27)
-    assert "partial" in answer_markdown(df, tables, "pilot", planned=40)
+    plan = planned_per_cell(PILOT)
+    full = answer_markdown(df, tables, "pilot", plan)
+    assert "partial" in answer_markdown(df, tables, "pilot", {**plan, (0.25, "baseline"): 16})
     worse = df.copy()
     hit = (worse.condition == "dcgan_100") & (worse.fraction == 0.1)
     worse.loc[hit, "test_accuracy@t"] -= 0.05  # five points lower in every replicate
-    changed = answer_markdown(worse, compute_tables(worse, None), "pilot", planned=27)
+    changed = answer_markdown(worse, compute_tables(worse, None), "pilot", plan)
     assert changed != full
     before = re.search(r"\| 10 % \| dcgan_100 \| baseline \| ([^ ,]+)", full).group(1)
     after = re.search(r"\| 10 % \| dcgan_100 \| baseline \| ([^ ,]+)", changed).group(1)
@@ -116,6 +118,8 @@ def test_a_verdict_on_unfinished_cells_is_marked_interim() -> None:
     assert "(interim: 3 of 4 models)" in rows["dcgan_100 100 % "] and "interim" in rows["dup_real_100 100 % "]
     assert not any("interim" in ln for ln in text.splitlines() if ln.startswith("| 10 % |"))
     assert "28 models; partial" in text
+    rep = load_report(PILOT, "pilot", fallback=pd.DataFrame(), fallback_preset="unused")
+    assert rep.notes == interim_notes(df, tables["verdict"], plan) and not any(rep.notes.values())
 
 
 def test_readme_block_is_replaced_between_its_markers_only(tmp_path: Path) -> None:

@@ -42,6 +42,11 @@ class GuardedTest:
         return self._ds
 
 
+def channels_last(cfg: ClassifierConfig, dev: torch.device) -> bool:
+    """Whether a classifier trains in channels-last tensors: always with AMP on CUDA, on CPU where asked."""
+    return (dev.type == "cuda" and cfg.amp) or cfg.channels_last
+
+
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
     """The PNEUMONIA logit for every image of `ds` (float32)."""
@@ -139,7 +144,7 @@ def _phase(
         x = to_unit(images[idx])  # (B, 1, S, S) in [-1, 1]
         if opt_cfg.augment:
             x = classic_augment(x, g)
-        if (cuda and opt_cfg.amp) or opt_cfg.channels_last:
+        if channels_last(opt_cfg, dev):
             x = x.contiguous(memory_format=torch.channels_last)
         y = labels[idx]
         with amp:
@@ -179,7 +184,7 @@ def train_classifier(
     with torch.random.fork_rng(devices=[]):  # init and dropout from cfg.seed, caller's RNG untouched
         torch.manual_seed(cfg.seed)
         model = build_classifier(cfg.model, cfg.width).to(dev)
-        if (dev.type == "cuda" and cfg.amp) or cfg.channels_last:
+        if channels_last(cfg, dev):
             model = model.to(memory_format=torch.channels_last)
         g = torch.Generator().manual_seed(cfg.seed)
         y_val = val.labels.numpy()

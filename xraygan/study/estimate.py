@@ -7,6 +7,7 @@ import dataclasses
 import multiprocessing as mp
 import tempfile
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,20 +42,22 @@ def side_by_side(per_worker_s: list[float]) -> float:
     return sum(per_worker_s) / len(per_worker_s) ** 2
 
 
+_timing: tuple = ()  # (train, val, device) in a timing worker process, set once by _timing_init
+
+
+def _timing_init(train: ImageSet, val: ImageSet, device: str | None) -> None:
+    global _timing
+    torch.set_num_threads(1)  # one thread per process, as the study's workers run
+    _timing = (train, val, device)
+
+
 def _timed(job: tuple) -> float:
-    """One worker's seconds per step (a Pool task, one thread per process as the study's workers run)."""
-    torch.set_num_threads(1)
-    kind, cfg, train, val, device = job
+    """One worker's seconds per step of `cfg` (a Pool task beside the other workers' identical ones)."""
+    kind, cfg = job
+    train, val, device = _timing
     if kind == "gan":  # a worker trains a replicate's per-class pair, stacked where stacking pays
         return gan_step_seconds(cfg, train, device, k=2 if stacking_pays(device) else 1)
     return classifier_step_seconds(cfg, train, val, device)
-
-
-def parallel_step_seconds(kind: str, cfg, train: ImageSet, val: ImageSet | None, device: str | None, w: int) -> float:
-    """Seconds per step of the machine with `w` worker processes training `cfg` at once, as a study with
-    StudyConfig.workers = w runs them (each worker times its own run; side_by_side combines them)."""
-    with mp.get_context("spawn").Pool(w) as pool:
-        return side_by_side(pool.map(_timed, [(kind, cfg, train, val, device)] * w))
 
 
 def gan_step_seconds(cfg: GANConfig, train: ImageSet, device: str | None, steps: int = 20, k: int = 1) -> float:
@@ -95,25 +98,29 @@ def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans:
     as the study will train them: one at a time, or on a GPU as stacks (a replicate's classifiers; both
     classes' GANs of the replicates, up to MAX_STACK), or with StudyConfig.workers > 1 as that many processes
     side by side (the rate of the whole machine, so the estimate counts the workers)."""
-    st = exp.study
-    if st.workers > 1:  # the study trains one model per process, st.workers processes at once
-        w = st.workers
-        gan = {}
-        if gans:
-            gan["gan"] = parallel_step_seconds("gan", exp.gan, train, None, device, w)
-            gan["gan_subset"] = parallel_step_seconds("gan", exp.gan_subset, train, None, device, w)
-        return Rates(gan, parallel_step_seconds("classifier", exp.classifier, train, val, device, w), w)
-    stack = stacking_pays(device)
+    st, w = exp.study, exp.study.workers
+    stack = stacking_pays(device) and w == 1
     kg = min(MAX_STACK, 2 * max(st.subsets, st.replicates_full)) if stack else 1
     kc = len(st.conditions) if stack else 1
-    gan = {}
-    if gans:
-        gan["gan"] = gan_step_seconds(exp.gan, train, device, k=kg)
-        same = dataclasses.replace(
-            exp.gan_subset, steps=exp.gan.steps, sample_every=exp.gan.sample_every, ckpt_every=exp.gan.ckpt_every
-        )
-        gan["gan_subset"] = gan["gan"] if same == exp.gan else gan_step_seconds(exp.gan_subset, train, device, k=kg)
-    return Rates(gan, classifier_step_seconds(exp.classifier, train, val, device, k=kc))
+    # with workers: one pool of w processes (the data sent once), each timing the same config at once
+    pool = mp.get_context("spawn").Pool(w, _timing_init, (train, val, device)) if w > 1 else None
+    with pool or nullcontext():
+
+        def rate(kind: str, cfg) -> float:
+            if pool is not None:
+                return side_by_side(pool.map(_timed, [(kind, cfg)] * w))
+            if kind == "gan":
+                return gan_step_seconds(cfg, train, device, k=kg)
+            return classifier_step_seconds(cfg, train, val, device, k=kc)
+
+        gan = {}
+        if gans:
+            gan["gan"] = rate("gan", exp.gan)
+            same = dataclasses.replace(
+                exp.gan_subset, steps=exp.gan.steps, sample_every=exp.gan.sample_every, ckpt_every=exp.gan.ckpt_every
+            )
+            gan["gan_subset"] = gan["gan"] if same == exp.gan else rate("gan", exp.gan_subset)
+        return Rates(gan, rate("classifier", exp.classifier), w)
 
 
 def estimate_seconds(gan_steps: dict[str, int], classifier_steps: int, rates: Rates) -> float:

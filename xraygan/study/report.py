@@ -66,29 +66,18 @@ def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
 def interim_notes(
     df: pd.DataFrame, verdict: pd.DataFrame, planned: dict[tuple[float, str], int] | None
 ) -> dict[tuple[float, str], str]:
-    """Per verdict row (fraction, condition): '' or ' (interim: k of n models)' when a cell it reads (the
-    condition, its reference, its count-matched control) still has models to train."""
+    """Per verdict row (fraction, condition): '' when every cell it reads (the condition, its reference, its
+    count-matched control) is complete, else ' (interim: k of n models)' for the least complete of them: a
+    verdict on part of a planned grid is shown, never read as final."""
+    done = df.groupby(["fraction", "condition"]).size() if len(df) else pd.Series(dtype=int)
+    planned = planned or {}
     out = {}
     for r in verdict.itertuples():
         control = parse_condition(r.condition).control
-        names = [r.condition, r.reference] + ([control] if control else [])
-        out[(r.fraction, r.condition)] = _interim(df, planned or {}, r.fraction, names)
+        cells = [(r.fraction, c) for c in (r.condition, r.reference, control) if c and (r.fraction, c) in planned]
+        short = [(int(done.get(k, 0)), planned[k]) for k in cells if done.get(k, 0) < planned[k]]
+        out[(r.fraction, r.condition)] = " (interim: {} of {} models)".format(*min(short)) if short else ""
     return out
-
-
-def _interim(df: pd.DataFrame, planned: dict[tuple[float, str], int], fraction: float, names: list[str]) -> str:
-    """'' when every cell a comparison reads is complete, else ' (interim: k of n models)' for the least
-    complete one: a verdict on part of a planned grid is shown, never read as final."""
-    done = df.groupby(["fraction", "condition"]).size()
-    short = [
-        (int(done.get((fraction, c), 0)), planned[(fraction, c)])
-        for c in names
-        if (fraction, c) in planned and done.get((fraction, c), 0) < planned[(fraction, c)]
-    ]
-    if not short:
-        return ""
-    k, n = min(short)
-    return f" (interim: {k} of {n} models)"
 
 
 def _curve_table(curves: dict[str, pd.DataFrame]) -> list[str]:
@@ -120,21 +109,19 @@ def answer_markdown(
     df: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
     preset: str,
-    planned: int | dict[tuple[float, str], int] | None,
+    planned: dict[tuple[float, str], int] | None,
     protocol: Protocol = PROTOCOL,
     folder: str | None = None,
 ) -> str:
     """The answer block: how much of the grid is done, the baseline's learning curve, and per fraction and
     condition the paired gain of the protocol's endpoint with its intervals, the verdict and the exchange
     rate. Every number comes from `df` (runs.jsonl) and the tables computed from it. `planned`: the grid's
-    model count, or its count per (fraction, condition) (planned_per_cell), which also marks the verdicts of
+    models per (fraction, condition) (planned_per_cell; None if unknown), which also marks the verdicts of
     unfinished cells as interim. `folder`: the results folder's path under results/ (default: the preset's;
     see results_key)."""
-    per_cell = planned if isinstance(planned, dict) else {}
-    planned = sum(per_cell.values()) if per_cell else planned
-    done = len(df)
-    status = f"{done} models" if not planned else f"{done} of {planned} models"
-    if planned and done < planned:
+    done, total = len(df), sum((planned or {}).values())
+    status = f"{done} of {total} models" if total else f"{done} models"
+    if done < total:
         status += "; partial: `PROGRESS.md` lists the models still to train, and the same command resumes"
     end = endpoint_label(protocol.endpoint)
     out = [
@@ -163,7 +150,7 @@ def answer_markdown(
             "|---:|---|---|---|---|---|---|---|",
         ]
         verdicts = []
-        notes = interim_notes(df, verdict, per_cell)
+        notes = interim_notes(df, verdict, planned)
         for _, r in verdict.iterrows():
             c = r.condition
             name = f"*{c}*" if parse_condition(c).kind in ("dup_real", "classic_aug", "class_weighted") else c
@@ -245,6 +232,7 @@ class Report:
     preset: str  # the grid shown: the committed one, or the run this notebook just made
     committed: bool
     text: str  # the answer block, as in the README
+    notes: dict  # (fraction, condition) -> '' or ' (interim: k of n models)', for plot_verdict
 
 
 def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallback_preset: str) -> Report:
@@ -260,7 +248,8 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     tables = compute_tables(df, read_test_split(results) if committed else None)
     planned = planned_per_cell(results) if committed else None
     text = answer_markdown(df, tables, shown_preset, planned, folder=results_key(results) if committed else None)
-    return Report(df, tables, shown_preset, committed, text)
+    notes = interim_notes(df, tables["verdict"], planned)
+    return Report(df, tables, shown_preset, committed, text, notes)
 
 
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:

@@ -430,7 +430,8 @@ def results_record(exp: Experiment, splits: Splits) -> dict:
 def check_results_folder(results: Path, record: dict) -> None:
     """Refuse to add rows to a results folder whose existing rows were made with other settings."""
     cfg, store = results / "config.json", results / "runs.jsonl"
-    if not (store.exists() and read_rows(store) and cfg.exists()):
+    rows = read_rows(store) if store.exists() else []
+    if not (rows and cfg.exists()):
         return
     diff = flat_diff(_row_shaping(json.loads(cfg.read_text())), _row_shaping(record))
     if diff:
@@ -441,7 +442,7 @@ def check_results_folder(results: Path, record: dict) -> None:
     exp = Experiment.from_dict(record["experiment"])
     moved = [
         f"{r['fraction']:g},{r['condition']},{r['seed']} (replicate {r['subset']} there, {now} here)"
-        for r in read_rows(store)
+        for r in rows
         if r["subset"] != (now := replicate_of(exp, Cell(r["fraction"], r["condition"], r["seed"])))
     ]
     if moved:
