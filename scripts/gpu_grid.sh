@@ -4,6 +4,8 @@
 # A results folder already committed here (results/<preset>/) is copied in first, so the call resumes it;
 # copy $OUT/<preset>/ back over results/<preset>/ afterwards and regenerate its tables:
 #   python -m xraygan study --preset full --tables-only --readme README.md
+# FRACTIONS names the fractions whose models this call trains (learning-curve fractions too, e.g. "1.0 0.02 0.5");
+# the grid stays the preset's whole grid (--train-fractions), and only replicates with models left make GANs.
 # Usage: OUT=dir DATA=chest_xray_224 FRACTIONS="0.1" [PRESET=full DEVICE=cuda WORKERS=12] bash scripts/gpu_grid.sh
 set -u
 OUT=${OUT:?set OUT}; DATA=${DATA:?set DATA}; FRACTIONS=${FRACTIONS:?set FRACTIONS, e.g. 0.1}
@@ -15,5 +17,5 @@ if [ -d "results/$PRESET" ]; then cp -r "results/$PRESET/." "$OUT/$PRESET/"; fi
   $PY -c "import torch; print('torch', torch.__version__)"; git log --oneline -1; date -u; } > "$OUT/env.txt" 2>&1
 # shellcheck disable=SC2086
 $PY -m xraygan study --preset "$PRESET" --data "$DATA" --device "$DEVICE" --workers "$WORKERS" \
-    --fractions $FRACTIONS --results "$OUT/$PRESET" --runs /tmp/xraygan-runs/$PRESET > "$OUT/$PRESET.log" 2>&1
+    --train-fractions $FRACTIONS --results "$OUT/$PRESET" --runs /tmp/xraygan-runs/$PRESET > "$OUT/$PRESET.log" 2>&1
 echo "exit $? at $(date -u)" >> "$OUT/env.txt"

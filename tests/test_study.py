@@ -191,6 +191,34 @@ def test_full_training_split_is_one_subset(tmp_path: Path) -> None:
     assert names == ["f0.5_s0", "f0.5_s1", "f1_s0"]
 
 
+def test_train_fractions_trains_part_of_a_grid_and_a_fresh_machine_skips_finished_gans(tmp_path: Path) -> None:
+    """`train_fractions` trains only those fractions' models while config.json and PROGRESS.md keep the whole
+    grid; resuming on a fresh machine (its GAN folders gone) with workers makes only the GANs of replicates
+    that still have models to train, not those of a finished fraction (which cost a lent GPU call its time)."""
+    exp = _phantom_exp(fractions=(0.5, 1.0), seeds=(2, 2), subsets=2, conditions=("baseline", "dcgan_50"))
+    res = tmp_path / "res"
+    df = run_study(exp, res, tmp_path / "runs1", device="cpu", progress=False, train_fractions=(0.5,))
+    assert len(df) == 4 and set(df.fraction) == {0.5}
+    assert json.loads((res / "config.json").read_text())["experiment"]["study"]["fractions"] == [0.5, 1.0]
+    assert "Models finished: 4 of 8 (4 to do)" in (res / "PROGRESS.md").read_text()
+    with pytest.raises(ValueError, match=r"train_fractions \[0.25\]"):
+        run_study(exp, res, tmp_path / "runs1", device="cpu", progress=False, train_fractions=(0.25,))
+    workers = dataclasses.replace(exp, study=dataclasses.replace(exp.study, workers=2))
+    df = run_study(workers, res, tmp_path / "fresh", device="cpu", progress=False)
+    assert len(df) == 8 and set(df.test_reads) == {1}
+    made = sorted(p.name.split("-")[0] for p in (tmp_path / "fresh" / "gan").iterdir())
+    assert made == ["f1_s0"]  # the 0.5 replicates' GANs were not trained again
+
+
+def test_a_study_of_the_full_split_alone_keeps_the_presets_replicate_counts() -> None:
+    """`--fractions 1.0` on a preset with 13 replicates below 100 % and 5 on the full split is a valid study
+    (the bound on subsets applies to fractions below 100 %, of which it has none)."""
+    st = build_experiment("full").study.with_fractions((1.0,))
+    assert st.fractions == (1.0,) and st.seeds_at(1.0) == 5 and st.subsets == 13
+    with pytest.raises(ValueError, match="subsets=3"):
+        StudyConfig(fractions=(0.5, 1.0), seeds=(2, 4), subsets=3)
+
+
 def test_more_replicates_extend_a_folder_while_no_finished_row_changes_replicate(tmp_path: Path, monkeypatch) -> None:
     """More GAN replicates on the full split (and seeds to use them) extend a results folder: the finished rows
     keep their replicate (seed modulo the count) and are not trained again. A count that would move a

@@ -113,7 +113,14 @@ def _study(a: argparse.Namespace) -> int:
         if v is not None
     }
     exp = dataclasses.replace(exp, study=dataclasses.replace(st, **over))
-    df = run_study(exp, res, a.runs or runs_dir(a.preset), device=a.device, estimate_only=a.estimate_only)
+    df = run_study(
+        exp,
+        res,
+        a.runs or runs_dir(a.preset),
+        device=a.device,
+        estimate_only=a.estimate_only,
+        train_fractions=tuple(a.train_fractions) if a.train_fractions else None,
+    )
     print(json.dumps({"models": len(df), "results": res}))
     return 0
 
@@ -202,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="named settings: fractions, seeds, conditions, GAN and classifier",
     )
     s.add_argument("--fractions", type=float, nargs="+", default=None, help="override the preset's fractions")
+    s.add_argument(
+        "--train-fractions",
+        type=float,
+        nargs="+",
+        default=None,
+        help="train only these fractions' models now (curve fractions too); the grid stays the preset's, so "
+        "a later call resumes the rest",
+    )
     s.add_argument("--seeds", type=int, default=None)
     s.add_argument("--subsets", type=int, default=None)
     s.add_argument("--conditions", nargs="+", default=None, help="e.g. baseline dup_real_100 dcgan_100")

@@ -461,12 +461,15 @@ def run_study(
     progress: bool = True,
     estimate: bool | None = None,
     estimate_only: bool = False,
+    train_fractions: tuple[float, ...] | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
     config.json, PROGRESS.md and summary tables in `results`. Before training, prints how long what is
     left will take, from rates measured on this machine (`estimate`, default: when showing progress);
     `estimate_only`: print it and stop before training anything, writing nothing (the rows so far are
-    returned; a results folder of other settings, which a run would refuse, counts as empty)."""
+    returned; a results folder of other settings, which a run would refuse, counts as empty).
+    `train_fractions`: train only the cells at these fractions (learning-curve fractions named like the
+    others); the grid, its config.json and PROGRESS.md stay the whole of `exp`, so a later call resumes it."""
     results, runs = Path(results), Path(runs)
     splits = load_splits(exp.data, progress=progress)
     record = results_record(exp, splits)
@@ -489,7 +492,12 @@ def run_study(
     done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
     st = exp.study
     planned = planned_cells(exp)
-    cells = [cell for cell in planned if cell.key not in done]
+    if train_fractions is not None:
+        unknown = sorted(set(train_fractions) - {c.fraction for c in planned})
+        if unknown:
+            known = sorted({c.fraction for c in planned})
+            raise ValueError(f"train_fractions {unknown}: the grid {exp.preset!r} has the fractions {known}")
+    cells = [c for c in planned if c.key not in done and (train_fractions is None or c.fraction in train_fractions)]
     counts: dict[tuple[float, str], int] = {}
     for cell in planned:
         counts[(cell.fraction, cell.condition)] = counts.get((cell.fraction, cell.condition), 0) + 1
@@ -500,8 +508,9 @@ def run_study(
     def report_progress() -> None:
         write_progress(results / "PROGRESS.md", progress_table(pd.DataFrame(kept), counts), note)
 
-    # serially only the replicates with models left train GANs; with workers, every GAN is made first
-    pending = None if st.workers > 1 else [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
+    # only the replicates with models left train GANs (serially each just before its cells; with workers or
+    # on a GPU all of them first); a finished replicate's GANs are not made again on a fresh machine
+    pending = [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
     if estimate_only or (estimate if estimate is not None else progress):
         left = gan_steps_left(exp, splits, runs, pending)
         if left or cells:
@@ -514,9 +523,8 @@ def run_study(
             )
     if estimate_only:
         return pd.DataFrame(finished)
-    if st.workers > 1:  # all GANs first, side by side; serially, each replicate's GANs just before its cells
-        prepare_gans(exp, splits, runs, device, progress)
-    elif pending and stacking_pays(device):  # on a GPU: every pending replicate's GANs first, as stacks
+    # with workers the GANs come first, side by side; on a GPU first too, as stacks
+    if pending and (st.workers > 1 or stacking_pays(device)):
         prepare_gans(exp, splits, runs, device, progress, jobs=pending)
     report_progress()
     bar = tqdm(total=len(cells), desc=f"study {exp.preset}", disable=not progress)
