@@ -183,31 +183,29 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert len(calls) == 2 and len(df2) == 6 and len(read_rows(tmp_path / "res" / "runs.jsonl")) == 6
 
 
-def test_full_training_split_is_one_subset(tmp_path: Path) -> None:
+def test_full_training_split_is_one_subset_and_part_of_a_grid_resumes_without_its_finished_gans(
+    tmp_path: Path,
+) -> None:
+    """The full split is one subset (one GAN set). `train_fractions` trains only those fractions' models while
+    config.json and PROGRESS.md keep the whole grid; resuming on a fresh machine (its GAN folders gone) with
+    workers makes only the GANs of replicates that still have models to train, not those of a finished
+    fraction (which once cost a lent GPU call all its time)."""
     exp = _phantom_exp(fractions=(0.5, 1.0), seeds=2, subsets=2, conditions=("baseline", "dcgan_50"))
-    df = run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
-    assert set(df[df.fraction == 1.0].subset) == {0} and set(df[df.fraction == 0.5].subset) == {0, 1}
-    names = sorted(p.name.split("-")[0] for p in (tmp_path / "runs" / "gan").iterdir())
-    assert names == ["f0.5_s0", "f0.5_s1", "f1_s0"]
-
-
-def test_train_fractions_trains_part_of_a_grid_and_a_fresh_machine_skips_finished_gans(tmp_path: Path) -> None:
-    """`train_fractions` trains only those fractions' models while config.json and PROGRESS.md keep the whole
-    grid; resuming on a fresh machine (its GAN folders gone) with workers makes only the GANs of replicates
-    that still have models to train, not those of a finished fraction (which cost a lent GPU call its time)."""
-    exp = _phantom_exp(fractions=(0.5, 1.0), seeds=(2, 2), subsets=2, conditions=("baseline", "dcgan_50"))
     res = tmp_path / "res"
-    df = run_study(exp, res, tmp_path / "runs1", device="cpu", progress=False, train_fractions=(0.5,))
+    df = run_study(exp, res, tmp_path / "runs", device="cpu", progress=False, train_fractions=(0.5,))
     assert len(df) == 4 and set(df.fraction) == {0.5}
     assert json.loads((res / "config.json").read_text())["experiment"]["study"]["fractions"] == [0.5, 1.0]
     assert "Models finished: 4 of 8 (4 to do)" in (res / "PROGRESS.md").read_text()
     with pytest.raises(ValueError, match=r"train_fractions \[0.25\]"):
-        run_study(exp, res, tmp_path / "runs1", device="cpu", progress=False, train_fractions=(0.25,))
+        run_study(exp, res, tmp_path / "runs", device="cpu", progress=False, train_fractions=(0.25,))
     workers = dataclasses.replace(exp, study=dataclasses.replace(exp.study, workers=2))
     df = run_study(workers, res, tmp_path / "fresh", device="cpu", progress=False)
     assert len(df) == 8 and set(df.test_reads) == {1}
-    made = sorted(p.name.split("-")[0] for p in (tmp_path / "fresh" / "gan").iterdir())
-    assert made == ["f1_s0"]  # the 0.5 replicates' GANs were not trained again
+    assert set(df[df.fraction == 1.0].subset) == {0} and set(df[df.fraction == 0.5].subset) == {0, 1}
+    names = sorted(p.name.split("-")[0] for p in (tmp_path / "runs" / "gan").iterdir())
+    assert names == ["f0.5_s0", "f0.5_s1"]
+    fresh = sorted(p.name.split("-")[0] for p in (tmp_path / "fresh" / "gan").iterdir())
+    assert fresh == ["f1_s0"]  # the 0.5 replicates' GANs were not trained again
 
 
 def test_a_study_of_the_full_split_alone_keeps_the_presets_replicate_counts() -> None:
