@@ -192,12 +192,12 @@ class StudyConfig:
             raise ValueError(f"StudyConfig.seeds={self.seeds}: give one count, or one per fraction {self.fractions}")
         if min(counts) < 2:
             raise ValueError("StudyConfig.seeds must be >= 2: a CI needs at least two runs")
-        # each bound applies where its fractions are in the study (the full split alone, say)
+        # subsets bound the seeds below 100 % where the study has such fractions (not: the full split alone)
         below = [self.seeds_at(f) for f in self.fractions if f < 1]
-        full = [self.seeds_at(f) for f in self.fractions if f >= 1]
+        full = [self.seeds_at(f) for f in self.fractions if f >= 1] or [max(counts)]
         if self.subsets < 1 or (below and self.subsets > min(below)):
             raise ValueError(f"StudyConfig.subsets={self.subsets}: use 1..seeds (at the fractions below 100 %)")
-        if self.replicates_full < 1 or (full and self.replicates_full > min(full)):
+        if self.replicates_full < 1 or self.replicates_full > min(full):
             raise ValueError(f"StudyConfig.replicates_full={self.replicates_full}: use 1..seeds (at 100 %)")
         if self.replicates_full > 1 and not self.independent_gans:
             raise ValueError("StudyConfig.replicates_full > 1 needs independent_gans=True (else the GANs are equal)")
