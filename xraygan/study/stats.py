@@ -113,11 +113,9 @@ def cluster_difference(d, clusters, level: float = 0.95, n_resamples: int = 2000
     }
     if len(means) >= 2 and np.ptp(means) > 0:
         rng = np.random.default_rng(seed)
-        groups = [d[clusters == c] for c in labels]
         boot = np.empty(n_resamples)
         for i in range(n_resamples):
-            pick = rng.integers(0, len(groups), len(groups))
-            boot[i] = np.mean([groups[j].mean() for j in pick])
+            boot[i] = means[rng.integers(0, len(means), len(means))].mean()
         q = (1 - level) / 2
         _, t_low, t_high = mean_ci(means, level)
         out["low"] = min(float(np.quantile(boot, q)), t_low)
