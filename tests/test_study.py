@@ -294,8 +294,11 @@ def test_replicates_classifiers_train_as_one_stack_where_stacking_pays(tmp_path:
     a, b = serial.sort_values(key).reset_index(drop=True), stacked.sort_values(key).reset_index(drop=True)
     assert (a[key] == b[key]).all().all() and set(b.test_reads) == {1}
     assert (a.best_step == b.best_step).all() and (a.subset == b.subset).all()
-    assert np.allclose(a["test_auc"], b["test_auc"], atol=0.03)
-    assert np.allclose(a["val_auc"], b["val_auc"], atol=0.03)
+    # the same models to float rounding (other kernels: the serial path may run channels-last), which 40 Adam
+    # steps grow to up to 0.2 of a logit, enough to swap near-tied pairs of the 16 test images
+    assert all(np.corrcoef(x, y)[0, 1] > 0.99 for x, y in zip(a.test_logits, b.test_logits))
+    assert np.allclose(a["test_auc"], b["test_auc"], atol=0.05)
+    assert np.allclose(a["val_auc"], b["val_auc"], atol=0.05)
 
 
 @pytest.mark.parametrize("size", [64, 128])
