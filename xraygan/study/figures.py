@@ -266,4 +266,4 @@ def plot_attention(record: dict, name: str = "04_attention") -> Figure:
         ax.set_axis_off()
     fig.suptitle("mean Grad-CAM over the test split, each image explained for its own class", fontsize=10)
     fig.tight_layout()
-    return save(fig, name)
+    return save(fig, name, photo=True)  # radiographs under the maps: JPEG inline
