@@ -179,7 +179,7 @@ def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:
     """Same training, two rules: selection on AUC keeps the first step with the best validation AUC (on easy
     phantoms it saturates early), selection on loss the step with the lowest validation log-loss."""
     tr, va = phantom_set(120, 64, seed=0, split="train"), phantom_set(30, 64, seed=0, split="val")
-    base = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=20, lr=3e-3)
+    base = ClassifierConfig(width=8, steps=120, batch_size=16, eval_every=20, lr=3e-3, channels_last=True)
     by_auc = train_classifier(base, tr, va, device="cpu", progress=False)
     by_loss = train_classifier(ClassifierConfig(**{**base.__dict__, "select_on": "loss"}), tr, va, "cpu", False)
     aucs = [h["val_auc"] for h in by_auc.history]
