@@ -46,6 +46,9 @@ RECIPES: dict[str, dict] = {
     "w8_ema_aug_cw": {**_EMA_AUG, "width": 8, "steps": 800, "class_weighted": True, "select_on": "auc"},
     "w8_ema_aug_1200": {**_EMA_AUG, "width": 8, "steps": 1200},
     "w16_ema_aug_1200": {**_EMA_AUG, "width": 16, "steps": 1200},
+    # the same recipe (the study's STUDY_CLASSIFIER) with bf16 autocast and channels-last on CPU: about 1.7x
+    # faster steps on 2 cores; screened against it on validation before any grid uses it
+    "w16_ema_aug_1200_bf16": {**_EMA_AUG, "width": 16, "steps": 1200, "cpu_bf16": True, "channels_last": True},
     "w16_ema_aug_cw_1200": {**_EMA_AUG, "width": 16, "steps": 1200, "class_weighted": True},
     "w16_ema_aug_cw": {**_EMA_AUG, "width": 16, "steps": 800, "class_weighted": True, "select_on": "auc"},
     "w16_ema_aug_2400": {**_EMA_AUG, "width": 16, "steps": 2400},

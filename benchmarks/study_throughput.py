@@ -1,5 +1,6 @@
 """Study throughput on this machine: classifier models per hour, one at a time against K at once
-(xraygan.classifier_stack), for the study's classifier recipe; and GAN image-steps per second, one at a time
+(xraygan.classifier_stack), for the study's classifier recipe (on CPU also one at a time in channels-last
+tensors and in bf16 autocast); and GAN image-steps per second, one at a time
 against K stacked (xraygan.gan.stack), for the preset's GAN, beside the PyTorch DCGAN tutorial's loop at the
 same widths (with --data). Prints tables; asserts nothing.
 
@@ -86,6 +87,17 @@ def classifiers(cfg, splits, dev: str, full: int, a) -> None:
             per = (time.perf_counter() - t0) / (2 * w)
         rate = 3600 / (per * full / a.steps)
         print(f"| {w} processes x 1 thread (StudyConfig.workers) | {per:.2f} | {rate:.0f} | {rate / base:.2f}x |")
+    if dev == "cpu":  # one model at a time in other layouts and precisions (ClassifierConfig fields)
+        for name, fields in (
+            ("channels-last", {"channels_last": True}),
+            ("bf16 autocast", {"cpu_bf16": True}),
+            ("bf16 autocast, channels-last", {"cpu_bf16": True, "channels_last": True}),
+        ):
+            t0 = time.perf_counter()
+            train_classifier(dataclasses.replace(cfg, **fields), splits.train, splits.val, dev, progress=False)
+            per = time.perf_counter() - t0
+            rate = 3600 / (per * full / a.steps)
+            print(f"| one at a time, {name} | {per:.2f} | {rate:.0f} | {rate / base:.2f}x |")
 
 
 _splits = None  # a worker process's data (set by _init)

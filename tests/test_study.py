@@ -562,3 +562,30 @@ def test_channels_last_on_cpu_computes_the_same_model_to_rounding() -> None:
     tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
     assert next(tc.model.parameters()).is_contiguous(memory_format=torch.channels_last)
     assert evaluate_test(tc, GuardedTest(te), "cpu")["test_auc"] > 0.9
+
+
+def test_cpu_bf16_trains_in_bf16_and_keeps_fp32_weights_and_evaluation() -> None:
+    """ClassifierConfig.cpu_bf16: the training steps' convolutions run in bf16 on CPU (as AMP does on CUDA),
+    the weights stay fp32, validation and test predictions are computed in fp32, and the model still learns;
+    without it every training convolution sees fp32."""
+    tr, va, te = (
+        phantom_set(n, 64, seed=s, split=sp) for n, s, sp in ((120, 0, "train"), (30, 0, "val"), (40, 0, "test"))
+    )
+    seen: dict[bool, set] = {}
+    real_conv = torch.nn.Conv2d.forward
+
+    def spy(self, x):
+        out = real_conv(self, x)
+        seen.setdefault(bf16, set()).add(("train" if self.training else "eval", out.dtype))
+        return out
+
+    for bf16 in (False, True):
+        cfg = ClassifierConfig(width=8, steps=60, batch_size=32, eval_every=30, lr=3e-3, cpu_bf16=bf16)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torch.nn.Conv2d, "forward", spy)
+            tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
+        assert all(p.dtype == torch.float32 for p in tc.model.parameters())
+        metrics = evaluate_test(tc, GuardedTest(te), "cpu")
+        assert metrics["test_auc"] > 0.9
+    f32, b16 = torch.float32, torch.bfloat16
+    assert seen == {False: {("train", f32), ("eval", f32)}, True: {("train", b16), ("eval", f32)}}

@@ -47,6 +47,15 @@ def channels_last(cfg: ClassifierConfig, dev: torch.device) -> bool:
     return (dev.type == "cuda" and cfg.amp) or cfg.channels_last
 
 
+def train_autocast(cfg: ClassifierConfig, dev: torch.device):
+    """The autocast context of a training step: bf16 on CUDA with AMP, bf16 on CPU where asked, else none."""
+    if dev.type == "cuda" and cfg.amp:
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if dev.type == "cpu" and cfg.cpu_bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, ds: ImageSet, device: torch.device, batch: int = 512) -> np.ndarray:
     """The PNEUMONIA logit for every image of `ds` (float32)."""
@@ -135,8 +144,7 @@ def _phase(
     opt, sched = optimiser(model.parameters(), opt_cfg, steps)
     images, labels = ds.images.to(dev), ds.labels.to(dev).float()
     w = loss_weights(ds, opt_cfg, dev)
-    cuda = dev.type == "cuda"
-    amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda and opt_cfg.amp else nullcontext()
+    amp = train_autocast(opt_cfg, dev)
     order = BatchOrder(len(ds), opt_cfg.batch_size, g)
     for step in range(1, steps + 1):
         model.train()

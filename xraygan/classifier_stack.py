@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-from contextlib import nullcontext
 
 import numpy as np
 import torch
@@ -26,6 +25,7 @@ from xraygan.classifier import (
     loss_weights,
     optimiser,
     selection,
+    train_autocast,
     validation_score,
     weight_average,
 )
@@ -136,7 +136,7 @@ def train_classifiers(
         ema = weight_average(net, c0.ema_decay)
         judged = ema.module if ema is not None else net  # what is validated, selected and returned
         cuda = dev.type == "cuda" and c0.amp
-        amp = torch.autocast("cuda", dtype=torch.bfloat16) if cuda else nullcontext()
+        amp = train_autocast(c0, dev)
         gens = [torch.Generator().manual_seed(c.seed) for c in cfgs]
         opt, sched = optimiser(net.parameters(), c0, c0.steps)
         images, labels, offsets = _pool(trains, dev)  # every distinct training set once, on the device
