@@ -147,6 +147,14 @@ def gans(exp, splits, dev: str, a) -> None:
     with tempfile.TemporaryDirectory() as d:
         alone = _rate([train_gan(cfg, splits.train, Path(d) / "alone", 0, dev, progress=False)], cfg.batch_size)
         rows.append(("xraygan, one at a time", alone))
+        if dev == "cpu":  # one at a time in other layouts and precisions (GANConfig fields)
+            for name, fields in (
+                ("channels-last", {"channels_last": True}),
+                ("channels-last, bf16 autocast", {"channels_last": True, "cpu_bf16": True}),
+            ):
+                fast = dataclasses.replace(cfg, **fields)
+                run = train_gan(fast, splits.train, Path(d) / name, 0, dev, progress=False)
+                rows.append((f"xraygan, one at a time, {name}", _rate([run], cfg.batch_size)))
         for k in a.gan_ks:
             jobs = [(dataclasses.replace(cfg, seed=s), splits.train, Path(d) / f"k{k}_{s}", s % 2) for s in range(k)]
             rows.append((f"xraygan, {k} stacked", _rate(train_gan_stack(jobs, dev, progress=False), cfg.batch_size)))

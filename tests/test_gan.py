@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -64,13 +65,21 @@ def test_discriminator_learns_on_toy_set(toy) -> None:
     assert m[-1]["loss_d"] < 0.7 * m[0]["loss_d"]
 
 
-def test_checkpoint_roundtrip_and_resume_is_exact(toy, tmp_path: Path) -> None:
-    full = train_gan(TINY, toy, tmp_path / "full", class_label=1, progress=False)
-    part = train_gan(TINY, toy, tmp_path / "part", class_label=1, progress=False, stop_after=6)
+@pytest.mark.parametrize("fast_cpu", [False, True])
+def test_checkpoint_roundtrip_and_resume_is_exact(toy, tmp_path: Path, monkeypatch, fast_cpu: bool) -> None:
+    """A stopped run resumes bit for bit, also in channels-last tensors with bf16 autocast on CPU (where G and
+    D's convolutions then run in bf16, the weights staying fp32)."""
+    cfg = dataclasses.replace(TINY, channels_last=fast_cpu, cpu_bf16=fast_cpu)
+    dtypes, real = set(), torch.nn.Conv2d.forward
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", lambda self, x: dtypes.add(real(self, x).dtype) or real(self, x))
+    full = train_gan(cfg, toy, tmp_path / "full", class_label=1, progress=False)
+    assert dtypes == {torch.bfloat16 if fast_cpu else torch.float32}
+    part = train_gan(cfg, toy, tmp_path / "part", class_label=1, progress=False, stop_after=6)
     st = load_checkpoint(part / "checkpoint.pt")
+    assert all(v.dtype == torch.float32 for v in st["G"].values() if v.is_floating_point())
     assert st["step"] == 6 and st["config"]["ngf"] == 4 and "torch" in st["versions"]
     assert set(st) >= {"G", "D", "G_ema", "opt_g", "opt_d", "rng", "perm", "epoch"}
-    train_gan(TINY, toy, tmp_path / "part", class_label=1, progress=False)  # resume to the end
+    train_gan(cfg, toy, tmp_path / "part", class_label=1, progress=False)  # resume to the end
     a = [json.loads(x) for x in (full / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x) for x in (part / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in a] == [r["step"] for r in b]

@@ -92,7 +92,12 @@ class GANConfig:
     ckpt_every: int = 500  # steps between checkpoints (a multiple of log_every)
     collapse_patience: int = 4  # log windows with D loss < 1e-3 before training stops as collapsed
     seed: int = 0
-    amp: bool = True  # mixed precision and channels_last on CUDA (CPU always fp32)
+    amp: bool = True  # mixed precision and channels_last on CUDA
+    # on CPU, where asked: channels-last tensors and bf16 autocast for G and D (weights, optimisers, the R1
+    # penalty and mode seeking stay fp32); faster on a CPU with bf16 instructions (benchmarks/README.md), other
+    # numerics, so off for every GAN trained before them
+    channels_last: bool = False
+    cpu_bf16: bool = False
 
     def __post_init__(self) -> None:
         if self.image_size not in (64, 128):

@@ -29,6 +29,7 @@ _LATER_OPTIONS = (
     {"pack": 1},
     {"shared_steps": 0},
     {"mode_seeking": 0.0},
+    {"channels_last": False, "cpu_bf16": False},
 )
 
 

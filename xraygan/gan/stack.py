@@ -34,6 +34,7 @@ from xraygan.gan.training import (
     _ema_update,
     _truncate_metrics,
     _uses_diffaug,
+    autocast_dtype,
     build_models,
     checkpoint_payload,
     d_loss,
@@ -222,8 +223,7 @@ def train_gan_stack(
         return [train_gan(c, t, r, lab, device, resume, progress, stop_after) for c, t, r, lab in jobs]
     dev = pick_device(str(device) if device else None)
     cfg, k = jobs[0][0], len(jobs)
-    cuda = dev.type == "cuda"
-    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda and cfg.amp else None
+    amp_dtype = autocast_dtype(cfg, dev)
     members: list[_Member] = []
     singles = []
     for c, train, run_dir, label in jobs:
@@ -304,7 +304,7 @@ def train_gan_stack(
                 Gk.to(dev), z, torch.arange(64) // 32, m.run / "samples" / f"step_{at:06d}.png", dev, m.cfg.seed
             )
 
-    autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else nullcontext()
+    autocast = torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else nullcontext()
     acc = torch.zeros(k, 4, device=dev)
     bsz = cfg.batch_size
     G.train()

@@ -36,6 +36,14 @@ class GANTrainingError(RuntimeError):
     """Training stopped: non-finite losses or a collapsed discriminator."""
 
 
+def autocast_dtype(cfg: GANConfig, dev: torch.device) -> torch.dtype | None:
+    """The autocast dtype of G and D's steps: bf16 (fp16 where the GPU lacks bf16) on CUDA with AMP, bf16 on
+    CPU where asked, else None (fp32)."""
+    if dev.type == "cuda" and cfg.amp:
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.bfloat16 if dev.type == "cpu" and cfg.cpu_bf16 else None
+
+
 def build_models(cfg: GANConfig) -> tuple[Generator, Discriminator]:
     """G and D initialised from cfg.seed (the caller's global RNG state is left as it was)."""
     n = 2 if cfg.conditional else 0
@@ -106,9 +114,8 @@ def train_gan(
     if len(own) == 0:
         raise ValueError(f"no training images for {run}")
     meta = {**to_dict(cfg), "class_label": class_label, "channels": 1}
-    cuda = dev.type == "cuda"
-    amp_dtype = (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if cuda and cfg.amp else None
-    mem = torch.channels_last if cuda and cfg.amp else torch.contiguous_format
+    amp_dtype = autocast_dtype(cfg, dev)
+    mem = torch.channels_last if (dev.type == "cuda" and cfg.amp) or cfg.channels_last else torch.contiguous_format
 
     G, D = build_models(cfg)
     G, D = G.to(dev, memory_format=mem), D.to(dev, memory_format=mem)
@@ -150,7 +157,7 @@ def train_gan(
     labels = train.labels.to(dev)
     augment = _uses_diffaug(cfg, n)
     aug = (lambda x: diff_augment(x, g, cfg.diffaug_policy)) if augment else (lambda x: x)
-    autocast = torch.autocast("cuda", dtype=amp_dtype) if amp_dtype else nullcontext()
+    autocast = torch.autocast(dev.type, dtype=amp_dtype) if amp_dtype else nullcontext()
     acc = torch.zeros(4, device=dev)  # loss_d, loss_g, D(x), D(G(z)) summed over the log window
     bsz = cfg.batch_size
     G.train()
