@@ -35,17 +35,20 @@ METRICS = (
     "test_f1",
     "test_accuracy@t",
     "test_balanced_accuracy@t",
+    "test_sensitivity@t",
+    "test_specificity@t",
+    "threshold",  # the validation-chosen threshold itself (a probability, not in %)
     "val_auc",
 )
 
 
 def summary_table(df: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.DataFrame:
-    """Per (fraction, condition): runs, and mean [95 % CI] of each metric (in %, AUC as is)."""
+    """Per (fraction, condition): runs, and mean [95 % CI] of each metric (in %; AUC and threshold as is)."""
     rows = []
     for (f, c), g in df.groupby(["fraction", "condition"], sort=True):
         row = {"fraction": f, "condition": c, "runs": len(g)}
         for m in metrics:
-            scale = 1 if "auc" in m else 100
+            scale = 1 if "auc" in m or m == "threshold" else 100
             mean, lo, hi = mean_ci(g[m] * scale)
             row[m] = mean
             row[f"{m} low"], row[f"{m} high"] = lo, hi
