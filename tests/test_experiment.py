@@ -129,3 +129,14 @@ def test_a_results_folder_from_before_a_new_field_is_not_stale(tmp_path: Path) -
     scaled = dataclasses.replace(exp, study=dataclasses.replace(exp.study, val_scaled=True))
     with pytest.raises(StaleResultsError, match="val_scaled: False there, True here"):
         run_study(scaled, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+
+
+def test_paper_ms_differs_from_paper_only_in_its_subset_gans_and_classifier_precision() -> None:
+    """The rerun of paper's 10 % fraction: the same subsets, GAN seeds, classifier recipe and conditions;
+    mode seeking on the subset GANs, bf16 channels-last classifier on CPU, and no full-split fraction."""
+    paper, ms = build_experiment("paper"), build_experiment("paper_ms")
+    assert ms.gan_subset == dataclasses.replace(paper.gan_subset, mode_seeking=1.0)
+    assert ms.classifier == dataclasses.replace(paper.classifier, cpu_bf16=True, channels_last=True)
+    assert ms.study.fractions == (0.1,) and ms.study.seeds_at(0.1) == ms.study.subsets == paper.study.subsets
+    for field in ("independent_gans", "val_scaled", "conditions", "val_min_per_class"):
+        assert getattr(ms.study, field) == getattr(paper.study, field), field
