@@ -104,6 +104,20 @@ def test_a_partial_grid_says_so_and_a_changed_row_changes_the_answer(tmp_path: P
     assert float(after.replace("\u2212", "-")) == pytest.approx(float(before.replace("\u2212", "-")) - 5, abs=0.11)
 
 
+def test_a_grid_with_one_fraction_still_shows_its_baseline_score() -> None:
+    """With one fraction there is no curve to read an exchange rate from, but the block still gives the
+    baseline's score (endpoint and AUC, over replicates) that the gains are measured from."""
+    df = load_results(PILOT)
+    one = df[df.fraction == 0.1]
+    tables, all_tables = compute_tables(one, None), compute_tables(df, None)
+    assert "exchange" not in tables and "exchange" in all_tables
+    point = tables["learning_curve"].iloc[0]
+    curve = all_tables["learning_curve"]
+    assert len(tables["learning_curve"]) == 1 and point["mean"] == curve[curve.fraction == 0.1].iloc[0]["mean"]
+    text = answer_markdown(one, tables, "pilot", None)
+    assert re.search(r"\| real training images \| \d+ \(10 %\) \|\n", text) and "test AUC |" in text
+
+
 def test_a_verdict_on_unfinished_cells_is_marked_interim() -> None:
     """Given the plan per cell, a comparison that reads a cell with models still to train shows its verdict as
     interim, naming the least complete cell; finished comparisons are shown as they are."""

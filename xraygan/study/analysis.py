@@ -322,11 +322,13 @@ def compute_tables(
     df: pd.DataFrame, test: dict | None = None, protocol: Protocol = PROTOCOL
 ) -> dict[str, pd.DataFrame]:
     """Every table of a results folder, from its rows (runs.jsonl) and, for the test-set intervals, its test
-    split's labels and patients: summary, paired, verdict (the protocol's rule), and where the grid has more
-    than one fraction the baseline's learning curve (endpoint and AUC) and the exchange rate."""
+    split's labels and patients: summary, paired, verdict (the protocol's rule), the baseline's score per
+    fraction (its learning curve: endpoint and AUC; one point where the grid has one fraction) and, where it
+    has more than one fraction, the exchange rate."""
     tables = {"summary": summary_table(df), "paired": paired_table(df), "verdict": verdict_table(df, protocol, test)}
-    if df.fraction.nunique() > 1:
+    if (df.condition == "baseline").any():
         tables["learning_curve"] = learning_curve(df, protocol.endpoint)
         tables["learning_curve_auc"] = learning_curve(df, "test_auc")
+    if df.fraction.nunique() > 1:
         tables["exchange"] = exchange_table(df, protocol)
     return tables
