@@ -13,19 +13,24 @@ import torch
 from scipy import stats
 from scipy.stats import t as t_dist
 
+import xraygan
 import xraygan.study.run as study_mod
 from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
 from xraygan.config import ClassifierConfig, DataConfig, StudyConfig
 from xraygan.data.imageset import ImageSet
 from xraygan.data.phantom import phantom_set
+from xraygan.data.splits import fraction_subset
 from xraygan.experiment import build_experiment
+from xraygan.gan.runs import per_class_runs
 from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.review.diversity import generator_diversity
 from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.attention import grid_attention, load_attention
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.reproduce import differences, reproduce_cells
-from xraygan.study.run import Cell, StaleResultsError, build_training_set, read_rows, run_study
+from xraygan.study.run import Cell, StaleResultsError, build_training_set, read_rows, run_study, subset_gan_dir
 from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
+from xraygan.study.variety import grid_gan_variety
 
 
 def _set(n0: int, n1: int) -> ImageSet:
@@ -177,6 +182,17 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert list(record["maps"]) == list(saved_maps["maps"]) == ["baseline", "dcgan_50"]
     assert torch.equal(saved_maps["maps"]["dcgan_50"][1], record["maps"]["dcgan_50"][1])
     assert record["fraction"] == 0.5 and sum(record["counts"].values()) == len(df.test_logits.iloc[0])
+    # every replicate's GANs against the variety limits, on that replicate's real images; absent GANs are named
+    variety, missing = grid_gan_variety(tmp_path / "res", tmp_path / "runs")
+    real = fraction_subset(xraygan.load_splits(exp.data).train, 0.5, 0)
+    direct = generator_diversity(per_class_runs(subset_gan_dir(exp, real, tmp_path / "runs", 0.5, 0)), real, n=400)
+    assert missing == [] and list(variety["class"]) == ["NORMAL", "PNEUMONIA"]
+    for _, row in variety.iterrows():
+        assert row.near_twin_share == direct[row["class"]]["near_twin_share"]
+        assert row.pairwise_ratio == direct[row["class"]]["pairwise_ratio"]
+    assert len(pd.read_csv(tmp_path / "res" / "gan_variety.csv")) == 2
+    empty, missing = grid_gan_variety(tmp_path / "res", tmp_path / "no_runs")
+    assert empty.empty and len(missing) == 1 and "replicate 0" in missing[0] and "no_runs" in missing[0]
     cfg = tmp_path / "res" / "config.json"
     saved = cfg.read_text()
     cfg.write_text(json.dumps({**json.loads(saved), "data_fingerprint": "other images"}))

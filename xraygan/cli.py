@@ -95,6 +95,20 @@ def _study(a: argparse.Namespace) -> int:
         plot_attention(record, name)
         print(json.dumps({"attention": str(shown(Path(res) / "attention.pt")), "figure": f"figures/{name}.png"}))
         return 0
+    if a.gan_variety:  # every replicate's per-class GANs checked against the variety limits
+        from xraygan.study.variety import grid_gan_variety, variety_summary
+
+        df, missing = grid_gan_variety(res, str(a.runs or runs_dir(a.preset)), data_root=a.data, device=a.device)
+        for line in missing:
+            print(f"xraygan: skipped {line} (run the study to train them)", file=sys.stderr)
+        if len(df):
+            print(variety_summary(df).round(3).to_string(index=False))
+        print(
+            json.dumps(
+                {"checked": len(df), "skipped": len(missing), "csv": f"{res}/gan_variety.csv" if len(df) else None}
+            )
+        )
+        return 0 if len(df) else 1
     if a.tables_only:  # tables, ANSWER.md, report figures and (--readme) the README's answer block
         from xraygan.study.report import write_report
 
@@ -246,6 +260,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="Grad-CAM of the results folder's seed-0 baseline and first GAN condition at FRACTION, retrained "
         "from its config.json (GANs from --runs): attention.pt beside the rows, and the figure",
+    )
+    s.add_argument(
+        "--gan-variety",
+        action="store_true",
+        help="check every replicate's per-class GANs (from --runs) against the variety limits: "
+        "gan_variety.csv beside the rows, a summary per fraction and class",
     )
     s.add_argument(
         "--reproduce",

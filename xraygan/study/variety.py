@@ -1,0 +1,76 @@
+"""Did the GANs a grid trained keep their variety? For every replicate's per-class GANs at a fraction: fresh
+samples against that replicate's real images of the class, by the stated limits (near-twin share, pairwise
+spread; `xraygan.review.diversity`), the check the GAN recipes were chosen by, now run on each GAN a grid used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from xraygan.checkpoint import load_checkpoint
+from xraygan.data.splits import fraction_subset
+from xraygan.gan.runs import per_class_runs
+from xraygan.review.diversity import generator_diversity
+from xraygan.study.reproduce import open_grid
+from xraygan.study.run import gan_for, needed_gans, subset_gan_dir, subsets_at
+
+COLUMNS = ["near_twin_share", "near_twin_share_real", "pairwise_ratio", "ms_ssim", "ms_ssim_real", "collapsed"]
+
+
+def _finished(run: Path, steps: int) -> bool:
+    ckpt = run / "checkpoint.pt"
+    return ckpt.exists() and load_checkpoint(ckpt, "cpu")["step"] >= steps
+
+
+def grid_gan_variety(
+    results: str | Path,
+    runs: str | Path,
+    fractions: tuple[float, ...] | None = None,
+    data_root: str | None = None,
+    n: int = 400,
+    device: str | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
+    """One row per (fraction, replicate, class) of the grid's per-class GANs found in `runs` (default: every
+    fraction of the grid), written to `results/gan_variety.csv`; and one line per replicate whose GANs are
+    not in `runs` (GAN run folders are not committed: the study retrains them, bit for bit on the same
+    machine). Samples are drawn with seed 0, as `benchmarks/gan_recipes.py --screen` draws them."""
+    results = Path(results)
+    exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
+    if "dcgan" not in needed_gans(exp):
+        raise ValueError(f"{results}: the grid trains no per-class GANs (conditions {exp.study.conditions})")
+    rows, missing = [], []
+    for f in fractions or exp.study.fractions:
+        if f not in exp.study.fractions:
+            raise ValueError(f"fraction {f}: the grid in {results} has fractions {exp.study.fractions}")
+        for r in range(subsets_at(exp, f)):
+            real = fraction_subset(splits.train, f, r)
+            root = subset_gan_dir(exp, real, Path(runs), f, r)
+            found = {c: run for c, run in per_class_runs(root).items() if _finished(run, gan_for(exp, f, r).steps)}
+            if len(found) < 2:
+                missing.append(f"fraction {f:g}, replicate {r}: no finished per-class GANs in {root}")
+                continue
+            for name, d in generator_diversity(found, real, n=n, seed=0, device=device).items():
+                rows.append(
+                    {"fraction": f, "replicate": r, "gan_seed": gan_for(exp, f, r).seed, "class": name}
+                    | {k: d[k] for k in COLUMNS}
+                )
+    df = pd.DataFrame(rows, columns=["fraction", "replicate", "gan_seed", "class", *COLUMNS])
+    if len(df):
+        df.round(4).to_csv(results / "gan_variety.csv", index=False)
+    return df, missing
+
+
+def variety_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Per fraction and class: replicates checked, how many lost their variety, and the range of each
+    measure (the table the README quotes)."""
+    g = df.groupby(["fraction", "class"])
+    out = g.agg(
+        replicates=("replicate", "nunique"),
+        collapsed=("collapsed", "sum"),
+        near_twin_min=("near_twin_share", "min"),
+        near_twin_max=("near_twin_share", "max"),
+        spread_min=("pairwise_ratio", "min"),
+        spread_max=("pairwise_ratio", "max"),
+    )
+    return out.reset_index()
