@@ -96,6 +96,9 @@ def _study(a: argparse.Namespace) -> int:
         print(json.dumps({"attention": str(shown(Path(res) / "attention.pt")), "figure": f"figures/{name}.png"}))
         return 0
     if a.gan_variety:  # every replicate's per-class GANs checked against the variety limits
+        from pathlib import Path
+
+        from xraygan.paths import shown
         from xraygan.study.variety import grid_gan_variety, variety_summary
 
         df, missing = grid_gan_variety(res, str(a.runs or runs_dir(a.preset)), data_root=a.data, device=a.device)
@@ -105,7 +108,11 @@ def _study(a: argparse.Namespace) -> int:
             print(variety_summary(df).round(3).to_string(index=False))
         print(
             json.dumps(
-                {"checked": len(df), "skipped": len(missing), "csv": f"{res}/gan_variety.csv" if len(df) else None}
+                {
+                    "checked": len(df),
+                    "skipped": len(missing),
+                    "csv": str(shown(Path(res) / "gan_variety.csv")) if len(df) else None,
+                }
             )
         )
         return 0 if len(df) else 1

@@ -11,6 +11,7 @@ import pandas as pd
 from xraygan.checkpoint import load_checkpoint
 from xraygan.data.splits import fraction_subset
 from xraygan.gan.runs import per_class_runs
+from xraygan.paths import shown
 from xraygan.review.diversity import generator_diversity
 from xraygan.study.reproduce import open_grid
 from xraygan.study.run import gan_for, needed_gans, subset_gan_dir, subsets_at
@@ -48,7 +49,7 @@ def grid_gan_variety(
             root = subset_gan_dir(exp, real, Path(runs), f, r)
             found = {c: run for c, run in per_class_runs(root).items() if _finished(run, gan_for(exp, f, r).steps)}
             if len(found) < 2:
-                missing.append(f"fraction {f:g}, replicate {r}: no finished per-class GANs in {root}")
+                missing.append(f"fraction {f:g}, replicate {r}: no finished per-class GANs in {shown(root)}")
                 continue
             for name, d in generator_diversity(found, real, n=n, seed=0, device=device).items():
                 rows.append(
