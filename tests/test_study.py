@@ -192,7 +192,7 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
         assert row.pairwise_ratio == direct[row["class"]]["pairwise_ratio"]
     assert len(pd.read_csv(tmp_path / "res" / "gan_variety.csv")) == 2
     empty, missing = grid_gan_variety(tmp_path / "res", tmp_path / "no_runs")
-    assert empty.empty and len(missing) == 1 and "replicate 0" in missing[0] and "no_runs" in missing[0]
+    assert empty.empty and len(missing) == 1 and "replicate 0" in missing[0] and "f0.5_s0-" in missing[0]
     cfg = tmp_path / "res" / "config.json"
     saved = cfg.read_text()
     cfg.write_text(json.dumps({**json.loads(saved), "data_fingerprint": "other images"}))
