@@ -247,7 +247,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "from IPython.display import Markdown, display\nfrom xraygan.study import analysis, report\n"
             "from xraygan.study.attention import attention_maps, attention_record, load_attention\n"
             "from xraygan.study.protocol import PROTOCOL\n"
-            "from xraygan.study.run import run_study"),
+            "from xraygan.study.run import run_study\n"
+            "from xraygan.study.variety import grid_gan_variety, variety_summary"),
     code("exp = build_experiment(PRESET, data=DataConfig(root=DATA, seed=SEED))\n"
          "REPORT = os.environ.get('XRAYGAN_REPORT', 'paper')  # the committed grid shown in the report part below\n"
          "exp.study"),
@@ -260,6 +261,13 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     md("This preset's paired gains over the baseline and over the duplicate-real control (mean and 95 % CI over "
        "paired seeds). With a handful of seeds the intervals are wide; the committed grid below is the evidence."),
     code("study_figures.plot_gains(analysis.paired_table(df_run), 'test_balanced_accuracy', f'04_gains_{PRESET}');"),
+    md("Did the GANs this sweep trained keep their variety? Each replicate's per-class GANs, 400 fresh images "
+       "against that replicate's real images of the class, by the limits notebook 02 states (at most 5 % "
+       "near-twins, pairwise spread at least 0.95 of the real images'); `collapsed` counts the GANs outside "
+       "them. The same as `python -m xraygan study --preset PRESET --gan-variety`."),
+    code("variety, skipped = grid_gan_variety(results_dir(PRESET), runs_dir(PRESET), data_root=DATA)\n"
+         "print(f'{len(skipped)} replicates skipped', *skipped[:3], sep='\\n')\n"
+         "variety_summary(variety).round(3) if len(variety) else 'no GANs to check'"),
     md("## Where the classifier looks, with and without synthetic images\nGrad-CAM averaged over the test split, "
        "per class, each image explained for its own class, for the seed-0 classifiers of the baseline and of the "
        "first GAN condition at this preset's largest fraction, retrained exactly as the study trains them "

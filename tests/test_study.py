@@ -15,6 +15,7 @@ from scipy.stats import t as t_dist
 
 import xraygan
 import xraygan.study.run as study_mod
+import xraygan.study.variety as variety_mod
 from xraygan.classifier import GuardedTest, evaluate_test, train_classifier
 from xraygan.config import ClassifierConfig, DataConfig, StudyConfig
 from xraygan.data.imageset import ImageSet
@@ -191,6 +192,10 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
         assert row.near_twin_share == direct[row["class"]]["near_twin_share"]
         assert row.pairwise_ratio == direct[row["class"]]["pairwise_ratio"]
     assert len(pd.read_csv(tmp_path / "res" / "gan_variety.csv")) == 2
+    with monkeypatch.context() as m:  # too few real images to judge variety: a counted skip
+        m.setattr(variety_mod, "MIN_REAL", 100)
+        few, missing = grid_gan_variety(tmp_path / "res", tmp_path / "runs")
+    assert few.empty and missing == ["fraction 0.5, replicate 0: fewer than 100 real images of a class"]
     empty, missing = grid_gan_variety(tmp_path / "res", tmp_path / "no_runs")
     assert empty.empty and len(missing) == 1 and "replicate 0" in missing[0] and "f0.5_s0-" in missing[0]
     cfg = tmp_path / "res" / "config.json"

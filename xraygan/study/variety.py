@@ -16,6 +16,7 @@ from xraygan.review.diversity import generator_diversity
 from xraygan.study.reproduce import open_grid
 from xraygan.study.run import gan_for, needed_gans, subset_gan_dir, subsets_at
 
+MIN_REAL = 10  # class_diversity needs at least this many images on each side
 COLUMNS = ["near_twin_share", "near_twin_share_real", "pairwise_ratio", "ms_ssim", "ms_ssim_real", "collapsed"]
 
 
@@ -47,6 +48,9 @@ def grid_gan_variety(
         for r in range(subsets_at(exp, f)):
             real = fraction_subset(splits.train, f, r)
             root = subset_gan_dir(exp, real, Path(runs), f, r)
+            if min(real.class_counts().values()) < MIN_REAL:
+                missing.append(f"fraction {f:g}, replicate {r}: fewer than {MIN_REAL} real images of a class")
+                continue
             found = {c: run for c, run in per_class_runs(root).items() if _finished(run, gan_for(exp, f, r).steps)}
             if len(found) < 2:
                 missing.append(f"fraction {f:g}, replicate {r}: no finished per-class GANs in {shown(root)}")
