@@ -7,6 +7,11 @@ cd "$(dirname "$0")/.."
 preset=$1
 res=${2:-results/$preset}
 py=${PYTHON:-.venv/bin/python}
+# the commit takes README.md whole: edits of other sections would ride along under the snapshot's message
+if ! git diff --quiet -- README.md; then
+  echo "snapshot: README.md has uncommitted edits; commit them first (the snapshot commits the whole file)" >&2
+  exit 1
+fi
 before=$(sha256sum "$res/runs.jsonl")
 OMP_NUM_THREADS=1 $py -m xraygan study --preset "$preset" --results "$res" --tables-only --readme README.md >/dev/null
 if [ "$(sha256sum "$res/runs.jsonl")" != "$before" ]; then

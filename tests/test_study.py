@@ -513,11 +513,12 @@ def test_estimate_times_stacks_where_the_study_stacks(monkeypatch) -> None:
         est, "train_classifiers", lambda c, *a, **k: sizes.append(("clf", len(c))) or real_c(c, *a, **k)
     )
     monkeypatch.setattr(est, "train_gan_stack", lambda j, *a, **k: sizes.append(("gan", len(j))) or real_g(j, *a, **k))
-    alone = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
+    alone = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=("gan_subset",))
     assert sizes == [] and alone.classifier_step_s > 0
     monkeypatch.setattr(est, "stacking_pays", lambda device: True)
-    stacked = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=True)
+    stacked = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=("gan_subset",))
     assert ("clf", 3) in sizes and ("gan", 6) in sizes  # 3 conditions; 2 classes x 3 replicates
+    assert set(alone.gan_step_s) == set(stacked.gan_step_s) == {"gan_subset"}  # only the GANs still to train
     assert stacked.classifier_step_s > 0 and all(v > 0 for v in stacked.gan_step_s.values())
 
 
@@ -532,7 +533,7 @@ def test_estimate_counts_workers_side_by_side() -> None:
     assert est.side_by_side([0.5]) == 0.5
     exp = _phantom_exp(fractions=(0.5,), seeds=2, subsets=2, workers=2, conditions=("baseline", "dcgan_50"))
     splits = load_splits(exp.data, progress=False)
-    rates = est.measure_rates(exp, splits.train, splits.val, "cpu", gans=False)  # one pool of two processes
+    rates = est.measure_rates(exp, splits.train, splits.val, "cpu")  # one pool of two processes
     assert rates.workers == 2 and "with 2 workers side by side" in rates.describe()
     assert rates.classifier_step_s > 0 and rates.gan_step_s == {}
 

@@ -390,3 +390,10 @@ def save_samples(G: Generator, z: torch.Tensor, y: torch.Tensor, path: Path, dev
 def read_metrics(run_dir: str | Path) -> list[dict]:
     p = Path(run_dir) / "metrics.jsonl"
     return [json.loads(ln) for ln in p.read_text().splitlines() if ln] if p.exists() else []
+
+
+def steps_done(run_dir: str | Path) -> int:
+    """The step a run's log has reached (0: not started). The log is cut back to the checkpoint on resume, so
+    a run at its config's `steps` is finished."""
+    log = read_metrics(run_dir)
+    return log[-1]["step"] if log else 0

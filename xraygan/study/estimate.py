@@ -7,6 +7,7 @@ import dataclasses
 import multiprocessing as mp
 import tempfile
 import time
+from collections.abc import Collection
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,11 +94,12 @@ def classifier_step_seconds(
     return (time.perf_counter() - t0) / (steps * k)
 
 
-def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans: bool) -> Rates:
+def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans: Collection[str] = ()) -> Rates:
     """The rates of this experiment's GAN and classifier configs on this machine (a minute at most), trained
     as the study will train them: one at a time, or on a GPU as stacks (a replicate's classifiers; both
     classes' GANs of the replicates, up to MAX_STACK), or with StudyConfig.workers > 1 as that many processes
-    side by side (the rate of the whole machine, so the estimate counts the workers)."""
+    side by side (the rate of the whole machine, so the estimate counts the workers). `gans`: the GAN configs
+    with steps left ("gan": the full split, "gan_subset"), the only ones timed."""
     st, w = exp.study, exp.study.workers
     stack = stacking_pays(device) and w == 1
     kg = min(MAX_STACK, 2 * max(st.subsets, st.replicates_full)) if stack else 1
@@ -114,12 +116,13 @@ def measure_rates(exp, train: ImageSet, val: ImageSet, device: str | None, gans:
             return classifier_step_seconds(cfg, train, val, device, k=kc)
 
         gan = {}
-        if gans:
+        if "gan" in gans:
             gan["gan"] = rate("gan", exp.gan)
+        if "gan_subset" in gans:
             same = dataclasses.replace(
                 exp.gan_subset, steps=exp.gan.steps, sample_every=exp.gan.sample_every, ckpt_every=exp.gan.ckpt_every
             )
-            gan["gan_subset"] = gan["gan"] if same == exp.gan else rate("gan", exp.gan_subset)
+            gan["gan_subset"] = gan["gan"] if same == exp.gan and "gan" in gan else rate("gan", exp.gan_subset)
         return Rates(gan, rate("classifier", exp.classifier), w)
 
 

@@ -27,7 +27,7 @@ from xraygan.device import pick_device, stacking_pays
 from xraygan.experiment import Experiment
 from xraygan.gan.export import export_synthetic, load_synthetic
 from xraygan.gan.runs import gan_dir, per_class_runs, train_gans, train_per_class
-from xraygan.gan.training import read_metrics
+from xraygan.gan.training import steps_done
 from xraygan.info import CLASSES
 from xraygan.paths import shown
 from xraygan.progress import tqdm
@@ -183,8 +183,7 @@ def gan_steps_left(
             folders = [root / c for c in CLASSES] if "dcgan" in kinds else []
             folders += [root / "conditional"] if "cgan" in kinds else []
             for run in folders:
-                log = read_metrics(run)
-                left["gan" if f >= 1 else "gan_subset"] += exp.gan_at(f).steps - (log[-1]["step"] if log else 0)
+                left["gan" if f >= 1 else "gan_subset"] += exp.gan_at(f).steps - steps_done(run)
     return {k: v for k, v in left.items() if v > 0}
 
 
@@ -514,7 +513,7 @@ def run_study(
     if estimate_only or (estimate if estimate is not None else progress):
         left = gan_steps_left(exp, splits, runs, pending)
         if left or cells:
-            rates = measure_rates(exp, splits.train, splits.val, device, gans=bool(left))
+            rates = measure_rates(exp, splits.train, splits.val, device, gans=tuple(left))
             secs = estimate_seconds(left, len(cells) * exp.classifier.steps, rates)
             print(
                 f"xraygan: study {exp.preset}: {sum(left.values())} GAN steps and {len(cells)} of {len(planned)} "

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from xraygan.checkpoint import load_checkpoint
 from xraygan.data.splits import fraction_subset
 from xraygan.gan.runs import per_class_runs
+from xraygan.gan.training import steps_done
 from xraygan.paths import shown
 from xraygan.review.diversity import generator_diversity
 from xraygan.study.reproduce import open_grid
@@ -18,11 +18,6 @@ from xraygan.study.run import gan_for, needed_gans, subset_gan_dir, subsets_at
 
 MIN_REAL = 10  # class_diversity needs at least this many images on each side
 COLUMNS = ["near_twin_share", "near_twin_share_real", "pairwise_ratio", "ms_ssim", "ms_ssim_real", "collapsed"]
-
-
-def _finished(run: Path, steps: int) -> bool:
-    ckpt = run / "checkpoint.pt"
-    return ckpt.exists() and load_checkpoint(ckpt, "cpu")["step"] >= steps
 
 
 def grid_gan_variety(
@@ -51,14 +46,14 @@ def grid_gan_variety(
             if min(real.class_counts().values()) < MIN_REAL:
                 missing.append(f"fraction {f:g}, replicate {r}: fewer than {MIN_REAL} real images of a class")
                 continue
-            found = {c: run for c, run in per_class_runs(root).items() if _finished(run, gan_for(exp, f, r).steps)}
+            cfg = gan_for(exp, f, r)
+            found = {c: run for c, run in per_class_runs(root).items() if steps_done(run) >= cfg.steps}
             if len(found) < 2:
                 missing.append(f"fraction {f:g}, replicate {r}: no finished per-class GANs in {shown(root)}")
                 continue
             for name, d in generator_diversity(found, real, n=n, seed=0, device=device).items():
                 rows.append(
-                    {"fraction": f, "replicate": r, "gan_seed": gan_for(exp, f, r).seed, "class": name}
-                    | {k: d[k] for k in COLUMNS}
+                    {"fraction": f, "replicate": r, "gan_seed": cfg.seed, "class": name} | {k: d[k] for k in COLUMNS}
                 )
     df = pd.DataFrame(rows, columns=["fraction", "replicate", "gan_seed", "class", *COLUMNS])
     if len(df):
