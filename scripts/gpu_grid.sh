@@ -1,21 +1,39 @@
 #!/usr/bin/env bash
 # A preset's grid (default `full`) on a lent GPU, some fractions per call, in one short prepared command for
 # the device tool (repository root there; whatever finishes comes back under $OUT even when time runs out).
-# A results folder already committed here (results/<preset>/) is copied in first, so the call resumes it;
-# copy $OUT/<preset>/ back over results/<preset>/ afterwards and regenerate its tables:
+# The committed rows (results/<preset>/runs.jsonl, config.json, test_split.json) are copied in first, so the
+# call resumes them; only those, PROGRESS.md and gan_variety.csv come back (the device returns at most 8
+# files), so after copying $OUT/<preset>/* over results/<preset>/ regenerate the tables here:
 #   python -m xraygan study --preset full --tables-only --readme README.md
 # FRACTIONS names the fractions whose models this call trains (learning-curve fractions too, e.g. "1.0 0.02 0.5");
 # the grid stays the preset's whole grid (--train-fractions), and only replicates with models left make GANs.
-# Usage: OUT=dir DATA=chest_xray_224 FRACTIONS="0.1" [PRESET=full DEVICE=cuda WORKERS=12] bash scripts/gpu_grid.sh
+# STUDY_S bounds the study; if it finishes in time, the GANs it trained are checked against the variety limits
+# (--gan-variety, VARIETY_S), since their checkpoints stay on the lent machine.
+# Usage: OUT=dir DATA=chest_xray_224 FRACTIONS="0.1" [PRESET=full DEVICE=cuda WORKERS=12 STUDY_S=500
+#        VARIETY_S=60] bash scripts/gpu_grid.sh
 set -u
 OUT=${OUT:?set OUT}; DATA=${DATA:?set DATA}; FRACTIONS=${FRACTIONS:?set FRACTIONS, e.g. 0.1}
 PRESET=${PRESET:-full}; DEVICE=${DEVICE:-cuda}; WORKERS=${WORKERS:-12}; PY=${PYTHON:-python3}
+STUDY_S=${STUDY_S:-500}; VARIETY_S=${VARIETY_S:-60}
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 XRAYGAN_CACHE=${XRAYGAN_CACHE:-/tmp/xraygan-cache} MPLBACKEND=Agg
-mkdir -p "$OUT/$PRESET"
-if [ -d "results/$PRESET" ]; then cp -r "results/$PRESET/." "$OUT/$PRESET/"; fi
+RES=$OUT/$PRESET; RUNS=/tmp/xraygan-runs/$PRESET
+mkdir -p "$RES"
+for f in runs.jsonl config.json test_split.json; do
+  if [ -f "results/$PRESET/$f" ]; then cp "results/$PRESET/$f" "$RES/"; fi
+done
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
   $PY -c "import torch; print('torch', torch.__version__)"; git log --oneline -1; date -u; } > "$OUT/env.txt" 2>&1
 # shellcheck disable=SC2086
-$PY -m xraygan study --preset "$PRESET" --data "$DATA" --device "$DEVICE" --workers "$WORKERS" \
-    --train-fractions $FRACTIONS --results "$OUT/$PRESET" --runs /tmp/xraygan-runs/$PRESET > "$OUT/$PRESET.log" 2>&1
-echo "exit $? at $(date -u)" >> "$OUT/env.txt"
+timeout "$STUDY_S" $PY -m xraygan study --preset "$PRESET" --data "$DATA" --device "$DEVICE" --workers "$WORKERS" \
+    --train-fractions $FRACTIONS --results "$RES" --runs "$RUNS" > "$OUT/$PRESET.log" 2>&1
+rc=$?
+echo "study exit $rc at $(date -u)" >> "$OUT/env.txt"
+if [ "$rc" = 0 ]; then
+  timeout "$VARIETY_S" $PY -m xraygan study --preset "$PRESET" --data "$DATA" --device "$DEVICE" --gan-variety \
+      --results "$RES" --runs "$RUNS" >> "$OUT/$PRESET.log" 2>&1
+  echo "variety exit $? at $(date -u)" >> "$OUT/env.txt"
+fi
+# the tables are regenerated from runs.jsonl here; leave room under the device's file limit
+find "$RES" -maxdepth 1 -type f ! -name runs.jsonl ! -name config.json ! -name test_split.json \
+    ! -name PROGRESS.md ! -name gan_variety.csv -delete
+ls -l "$RES" >> "$OUT/env.txt"
