@@ -12,9 +12,10 @@ from xraygan.classifier import train_classifier
 from xraygan.config import ClassifierConfig
 from xraygan.data.phantom import phantom_set
 from xraygan.experiment import build_experiment
-from xraygan.study.analysis import _on_curve, exchange_table, learning_curve, verdict_table
+from xraygan.study.analysis import UNIDENTIFIABLE, _on_curve, exchange_table, learning_curve, verdict_table
 from xraygan.study.conditions import parse_condition
 from xraygan.study.estimate import Rates, estimate_seconds, progress_table, write_progress
+from xraygan.study.report import _exchange_cell
 from xraygan.study.run import gan_for, subsets_at
 from xraygan.study.stats import patient_bootstrap_interval
 
@@ -93,6 +94,32 @@ def test_exchange_rate_reads_a_known_learning_curve() -> None:
     n = np.array([100.0, 200, 400])
     assert _on_curve(n, np.array([0.7, 0.6, 0.8]), 0.7)[0] == pytest.approx(200 * 2 ** (1 / 3))
     assert _on_curve(n, np.array([0.7, 0.6, 0.8]), 0.5) == (100.0, "below the curve (bound)")
+    # the condition's own fraction pooled with a neighbour (a flat stretch): no rate can be read
+    assert _on_curve(n, np.array([0.7, 0.6, 0.8]), 0.62, at=1)[1] == UNIDENTIFIABLE  # pooled with the one below
+    assert _on_curve(n, np.array([0.7, 0.6, 0.8]), 0.7, at=1)[1] == UNIDENTIFIABLE
+    assert _on_curve(n, np.array([0.6, 0.8, 0.7]), 0.76, at=1)[1] == UNIDENTIFIABLE  # pooled with the one above
+    assert _on_curve(n, np.array([0.6, 0.7, 0.8]), 0.75, at=1)[0] == pytest.approx(200 * 2**0.5)  # rises through
+    assert _on_curve(n, np.array([0.6, 0.7, 0.8]), 0.9, at=2) == (float("inf"), "above the curve")  # still rising
+
+
+def test_exchange_rate_is_unidentifiable_where_more_real_data_does_not_help() -> None:
+    """Baseline 0.80, 0.85, 0.90, 0.88 at 100, 200, 400, 800 real images (isotonic fit: 0.80, 0.85, 0.89,
+    0.89). At 200 the curve rises through the baseline: a condition scoring 0.82 reads on it (a loss worth
+    fewer real images). At 400 the fit pools the baseline with 800's: a condition scoring 0.91 or 0.87 there
+    has no exchange rate (not '+inf' or a clamped bound), and the report says so."""
+    rows = []
+    for f, n, acc in ((0.125, 100, 0.80), (0.25, 200, 0.85), (0.5, 400, 0.90), (1.0, 800, 0.88)):
+        rows += _rows(f, "baseline", [[acc, acc], [acc, acc]], n, 0)
+    rows += _rows(0.25, "dup_real_100", [[0.82, 0.82], [0.82, 0.82]], 200, 200)
+    rows += _rows(0.5, "dcgan_100", [[0.91, 0.91], [0.91, 0.91]], 400, 400)
+    rows += _rows(0.5, "dup_real_100", [[0.87, 0.87], [0.87, 0.87]], 400, 400)
+    ex = exchange_table(pd.DataFrame(rows), n_resamples=50).set_index(["fraction", "condition"])
+    assert ex.loc[(0.25, "dup_real_100"), "reading"] == "on the curve"
+    assert -1000 < ex.loc[(0.25, "dup_real_100"), "real images per 1000 added"] < 0
+    for c in ("dcgan_100", "dup_real_100"):
+        assert ex.loc[(0.5, c), "reading"] == UNIDENTIFIABLE
+        assert ex.loc[[(0.5, c)], ["real images per 1000 added", "low", "high"]].isna().all(axis=None)
+        assert _exchange_cell(ex.reset_index(), 0.5, c) == UNIDENTIFIABLE
 
 
 def test_patient_bootstrap_interval_knows_the_test_set_error() -> None:

@@ -240,15 +240,25 @@ def learning_curve(df: pd.DataFrame, endpoint: str, condition: str = "baseline")
     return pd.DataFrame(rows)
 
 
-def _on_curve(n: np.ndarray, score: np.ndarray, target: float) -> tuple[float, str]:
+UNIDENTIFIABLE = "unidentifiable (flat curve)"
+
+
+def _on_curve(n: np.ndarray, score: np.ndarray, target: float, at: int | None = None) -> tuple[float, str]:
     """Real images at which the baseline's monotone (isotonic, in log n) learning curve reaches `target`,
     linear in log n between fractions, and where the target falls: "on the curve"; "below the curve (bound)"
     (clamped at the smallest n); "above the curve" (+inf). `n` increases, so the fit is plain PAVA on `score`
-    (scipy's, which the bootstrap calls thousands of times: scikit-learn's checks cost 20x the fit)."""
+    (scipy's, which the bootstrap calls thousands of times: scikit-learn's checks cost 20x the fit).
+    `at`: the index of the condition's own fraction. Where the fit pools it with a neighbour (the baseline
+    measured there does not rise into the next fraction, or falls from the one before), the curve's level at
+    the condition's own real images is not the baseline measured there, and a change of score lands on a
+    flat stretch: the protocol's "unidentifiable where the curve is flat" (NaN, "unidentifiable (flat curve)")."""
     from scipy.optimize import isotonic_regression
 
     x = np.log(n)
     fit = isotonic_regression(score, increasing=True).x
+    if at is not None:
+        if (at > 0 and fit[at - 1] == fit[at]) or (at < len(fit) - 1 and fit[at + 1] == fit[at]):
+            return float("nan"), UNIDENTIFIABLE
     if target > fit[-1]:
         return float("inf"), "above the curve"
     if target <= fit[0]:
@@ -296,9 +306,11 @@ def exchange_table(
 
         mean_curve = [by_rep[x].mean() for x in fracs]
         mean_score = float(reps.mean())
-        point = rate(mean_curve, mean_score)
-        boot = np.empty(n_resamples)
-        for b in range(n_resamples):
+        at = fracs.index(f) if f in fracs else None
+        reading = _on_curve(n_real, np.array(mean_curve), mean_score, at)[1]
+        point = rate(mean_curve, mean_score) if reading != UNIDENTIFIABLE else float("nan")
+        boot = np.full(n_resamples, np.nan)
+        for b in range(n_resamples if reading != UNIDENTIFIABLE else 0):  # resamples keep the point's reading
             curve = [by_rep[x][rng.integers(0, len(by_rep[x]), len(by_rep[x]))].mean() for x in fracs]
             target = reps[rng.integers(0, len(reps), len(reps))].mean()
             boot[b] = rate(curve, target)
@@ -309,10 +321,10 @@ def exchange_table(
                 "n_real": n0,
                 "n_added": added,
                 "real images per 1000 added": point,
-                "reading": _on_curve(n_real, np.array(mean_curve), mean_score)[1],
+                "reading": reading,
                 # no interpolation between resamples: some may be infinite (above the whole curve)
-                "low": float(np.quantile(boot, 0.025, method="inverted_cdf")),
-                "high": float(np.quantile(boot, 0.975, method="inverted_cdf")),
+                "low": float(np.quantile(boot, 0.025, method="inverted_cdf")) if reading != UNIDENTIFIABLE else point,
+                "high": float(np.quantile(boot, 0.975, method="inverted_cdf")) if reading != UNIDENTIFIABLE else point,
             }
         )
     return pd.DataFrame(rows)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.experiment import Experiment
+from xraygan.study.analysis import UNIDENTIFIABLE
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
 
@@ -100,6 +101,8 @@ def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
     if not len(row):
         return "—"
     r = row.iloc[0]
+    if r.reading == UNIDENTIFIABLE:
+        return r.reading
     value = r["real images per 1000 added"]
     text = f"{signed(value, 0)} [{signed(r.low, 0)}, {signed(r.high, 0)}]"
     return text if r.reading == "on the curve" else f"{text}, {r.reading}"
@@ -143,7 +146,7 @@ def answer_markdown(
             "`dup_real_100` against the baseline is a null (it shows the size of seed noise). The test-set "
             "interval resamples test patients (the test split's own sampling error). The exchange rate is "
             "the real images the baseline would need for the same score, per 1,000 added images, read off "
-            "its learning curve:",
+            "its learning curve (unidentifiable where that curve is flat in the direction the condition moved):",
             "",
             "| fraction | condition | compared with | gain (replicates) | test-set interval | gain over the "
             "count-matched control (replicates) | verdict | real images worth 1,000 added |",
