@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from tests.conftest import shared_data
@@ -45,3 +46,15 @@ def test_every_command_has_help_and_presets_are_checked(capsys) -> None:
         main(["study", "--preset", "laptop"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "invalid choice: 'laptop'" in err and all(p in err for p in PRESETS)
+
+
+def test_study_no_estimate_reaches_the_run(monkeypatch, tmp_path) -> None:
+    """--no-estimate trains without the timing (estimate=False); without it the run decides (None)."""
+    import xraygan.study.run as run
+    from xraygan.cli import main
+
+    seen = []
+    monkeypatch.setattr(run, "run_study", lambda *a, **k: seen.append(k) or pd.DataFrame())
+    common = ["study", "--preset", "smoke", "--source", "phantom", "--results", str(tmp_path / "r")]
+    assert main([*common, "--no-estimate"]) == 0 and main(common) == 0
+    assert [k["estimate"] for k in seen] == [False, None]

@@ -139,6 +139,7 @@ def _study(a: argparse.Namespace) -> int:
         res,
         a.runs or runs_dir(a.preset),
         device=a.device,
+        estimate=False if a.no_estimate else None,
         estimate_only=a.estimate_only,
         train_fractions=tuple(a.train_fractions) if a.train_fractions else None,
     )
@@ -256,6 +257,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimate-only",
         action="store_true",
         help="print what is left and how long it will take on this machine (rates measured first), then stop",
+    )
+    s.add_argument(
+        "--no-estimate",
+        action="store_true",
+        help="train without timing first (on a GPU the timing costs one to two minutes of a short lease: worker "
+        "processes start and warm up; for a resumed grid whose rates are known)",
     )
     s.add_argument(
         "--readme", default=None, help="with --tables-only: also rewrite this README's answer block of the preset"
