@@ -274,8 +274,8 @@ def exchange_table(
     """The exchange rate: for each condition that adds images, the real images the baseline would need for
     the same endpoint score (read off its learning curve over the study's fractions), minus the real images
     the condition had, per 1,000 added images, with a replicate-bootstrap 95 % CI. "inf": above everything
-    the real data reached; `reading` says whether the point estimate is on the curve or clamped at an end; a
-    curve that does not rise makes the rate unidentifiable (wide, clamped or infinite)."""
+    the real data reached; `reading` says whether the point estimate is on the curve or clamped at an end, or
+    that the curve is flat at the condition's fraction (NaN: no rate; `_on_curve`)."""
     m, scale = protocol.endpoint, 1 if "auc" in protocol.endpoint else 100
     base = df[df.condition == "baseline"]
     fracs = sorted(base.fraction.unique())
@@ -306,11 +306,11 @@ def exchange_table(
 
         mean_curve = [by_rep[x].mean() for x in fracs]
         mean_score = float(reps.mean())
-        at = fracs.index(f) if f in fracs else None
-        reading = _on_curve(n_real, np.array(mean_curve), mean_score, at)[1]
-        point = rate(mean_curve, mean_score) if reading != UNIDENTIFIABLE else float("nan")
+        reading = _on_curve(n_real, np.array(mean_curve), mean_score, fracs.index(f) if f in fracs else None)[1]
+        readable = reading != UNIDENTIFIABLE
+        point = rate(mean_curve, mean_score) if readable else float("nan")
         boot = np.full(n_resamples, np.nan)
-        for b in range(n_resamples if reading != UNIDENTIFIABLE else 0):  # resamples keep the point's reading
+        for b in range(n_resamples if readable else 0):  # a readable point's resamples are read as they fall
             curve = [by_rep[x][rng.integers(0, len(by_rep[x]), len(by_rep[x]))].mean() for x in fracs]
             target = reps[rng.integers(0, len(reps), len(reps))].mean()
             boot[b] = rate(curve, target)
@@ -323,8 +323,8 @@ def exchange_table(
                 "real images per 1000 added": point,
                 "reading": reading,
                 # no interpolation between resamples: some may be infinite (above the whole curve)
-                "low": float(np.quantile(boot, 0.025, method="inverted_cdf")) if reading != UNIDENTIFIABLE else point,
-                "high": float(np.quantile(boot, 0.975, method="inverted_cdf")) if reading != UNIDENTIFIABLE else point,
+                "low": float(np.quantile(boot, 0.025, method="inverted_cdf")) if readable else point,
+                "high": float(np.quantile(boot, 0.975, method="inverted_cdf")) if readable else point,
             }
         )
     return pd.DataFrame(rows)

@@ -146,7 +146,7 @@ def answer_markdown(
             "`dup_real_100` against the baseline is a null (it shows the size of seed noise). The test-set "
             "interval resamples test patients (the test split's own sampling error). The exchange rate is "
             "the real images the baseline would need for the same score, per 1,000 added images, read off "
-            "its learning curve (unidentifiable where that curve is flat in the direction the condition moved):",
+            "its learning curve (unidentifiable where that curve is flat at the condition's fraction):",
             "",
             "| fraction | condition | compared with | gain (replicates) | test-set interval | gain over the "
             "count-matched control (replicates) | verdict | real images worth 1,000 added |",
