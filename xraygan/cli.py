@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from xraygan.experiment import PRESETS
 
@@ -62,8 +63,6 @@ def _gan_train(a: argparse.Namespace) -> int:
 
 
 def _gan_export(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from xraygan.gan.export import export_synthetic
     from xraygan.gan.runs import per_class_runs
 
@@ -77,16 +76,13 @@ def _gan_export(a: argparse.Namespace) -> int:
 def _study(a: argparse.Namespace) -> int:
     import dataclasses
 
-    from xraygan.paths import results_dir, runs_dir
+    from xraygan.paths import results_dir, runs_dir, shown
     from xraygan.study.run import run_study
 
     res = str(a.results or results_dir(a.preset))
     if a.reproduce:
         return _reproduce(a, res, str(a.runs or runs_dir(a.preset)))
     if a.attention is not None:  # the committed grid's seed-0 classifiers retrained, Grad-CAM saved and drawn
-        from pathlib import Path
-
-        from xraygan.paths import shown
         from xraygan.study.attention import grid_attention
         from xraygan.study.figures import plot_attention
 
@@ -96,9 +92,6 @@ def _study(a: argparse.Namespace) -> int:
         print(json.dumps({"attention": str(shown(Path(res) / "attention.pt")), "figure": f"figures/{name}.png"}))
         return 0
     if a.gan_variety:  # every replicate's per-class GANs checked against the variety limits
-        from pathlib import Path
-
-        from xraygan.paths import shown
         from xraygan.study.variety import grid_gan_variety, variety_summary
 
         df, missing = grid_gan_variety(res, str(a.runs or runs_dir(a.preset)), data_root=a.data, device=a.device)
@@ -163,8 +156,6 @@ def _reproduce(a: argparse.Namespace, results: str, runs: str) -> int:
 
 
 def _review(a: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from xraygan.config import DataConfig
     from xraygan.data import load_splits
     from xraygan.review.core import load_synthetic_folder, review

@@ -306,14 +306,18 @@ def exchange_table(
 
         mean_curve = [by_rep[x].mean() for x in fracs]
         mean_score = float(reps.mean())
-        reading = _on_curve(n_real, np.array(mean_curve), mean_score, fracs.index(f) if f in fracs else None)[1]
-        readable = reading != UNIDENTIFIABLE
-        point = rate(mean_curve, mean_score) if readable else float("nan")
-        boot = np.full(n_resamples, np.nan)
-        for b in range(n_resamples if readable else 0):  # a readable point's resamples are read as they fall
-            curve = [by_rep[x][rng.integers(0, len(by_rep[x]), len(by_rep[x]))].mean() for x in fracs]
-            target = reps[rng.integers(0, len(reps), len(reps))].mean()
-            boot[b] = rate(curve, target)
+        at = fracs.index(f) if f in fracs else None
+        n_same, reading = _on_curve(n_real, np.array(mean_curve), mean_score, at)
+        point = 1000 * (n_same - n0) / added  # NaN where the curve is flat at the condition's fraction
+        low = high = float("nan")
+        if reading != UNIDENTIFIABLE:  # a readable point's resamples are read wherever they fall
+            boot = np.empty(n_resamples)
+            for b in range(n_resamples):
+                curve = [by_rep[x][rng.integers(0, len(by_rep[x]), len(by_rep[x]))].mean() for x in fracs]
+                target = reps[rng.integers(0, len(reps), len(reps))].mean()
+                boot[b] = rate(curve, target)
+            # no interpolation between resamples: some may be infinite (above the whole curve)
+            low, high = (float(np.quantile(boot, q, method="inverted_cdf")) for q in (0.025, 0.975))
         rows.append(
             {
                 "fraction": f,
@@ -322,9 +326,8 @@ def exchange_table(
                 "n_added": added,
                 "real images per 1000 added": point,
                 "reading": reading,
-                # no interpolation between resamples: some may be infinite (above the whole curve)
-                "low": float(np.quantile(boot, 0.025, method="inverted_cdf")) if readable else point,
-                "high": float(np.quantile(boot, 0.975, method="inverted_cdf")) if readable else point,
+                "low": low,
+                "high": high,
             }
         )
     return pd.DataFrame(rows)

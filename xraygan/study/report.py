@@ -13,7 +13,6 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.experiment import Experiment
-from xraygan.study.analysis import UNIDENTIFIABLE
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
 
@@ -101,9 +100,9 @@ def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
     if not len(row):
         return "—"
     r = row.iloc[0]
-    if r.reading == UNIDENTIFIABLE:
-        return r.reading
     value = r["real images per 1000 added"]
+    if pd.isna(value):  # no rate: the reading says why
+        return r.reading
     text = f"{signed(value, 0)} [{signed(r.low, 0)}, {signed(r.high, 0)}]"
     return text if r.reading == "on the curve" else f"{text}, {r.reading}"
 
