@@ -296,11 +296,13 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "Markdown(rep.text)"),
     md("## The learning curve\nThe baseline's endpoint against the number of real training images, with every "
        "condition placed at the real images it had (its added images are not counted on the x axis): a condition "
-       "above the black curve does what more real images would do. If the curve itself is flat, the classifier "
+       "above the black curve does what more real images would do; left the protocol's endpoint, right test AUC. "
+       "If the curve itself is flat, the classifier "
        "does not use more data, and the exchange rate (`exchange.csv`: how many real images 1,000 added images "
        "are worth) cannot be read off it."),
     code("if df.fraction.nunique() > 1:\n"
-         "    study_figures.plot_learning_curve(df, PROTOCOL.endpoint, f'04_learning_curve_{shown}')"),
+         "    study_figures.plot_learning_curve(df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also),\n"
+         "                                      f'04_learning_curve_{shown}')"),
     md("## The verdict by the protocol\nThe protocol (README, *Protocol*; `xraygan/study/protocol.py`) fixes the "
        "primary endpoint, test accuracy at the validation-chosen threshold, and the rule: **helps** needs a mean "
        "gain of at least +3 points with the interval's low end above 0 against the baseline *and* against the "
@@ -315,16 +317,22 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     md("## The exchange rate\nFor each condition that adds images: the real images the baseline would need to "
        "score as it does, minus the real images it had, per 1,000 added images (a replicate bootstrap gives the "
        "interval; `reading` says whether the score falls on the curve or beyond one of its ends, where the rate "
-       "is a bound, not a measurement)."),
-    code("tables['exchange'].round(1) if 'exchange' in tables else 'one fraction: no learning curve'"),
+       "is a bound, not a measurement). The protocol's endpoint comes first; then the same reading on test AUC "
+       "(`exchange_auc.csv`), a secondary endpoint whose curve rises where accuracy's is flat: it decides "
+       "nothing."),
+    code("if 'exchange' in tables:\n"
+         "    display(tables['exchange'].round(1))\n"
+         "    display(tables['exchange_auc'].round(1))\n"
+         "else:\n"
+         "    print('one fraction: no learning curve')"),
     md("## How many replicates would resolve 3 points?\nFrom the observed spread of the paired differences, the "
        "runs a paired test needs to detect a 3-point gain with 80 % power at α = 0.05."),
     code("analysis.power_table(tables['paired'], goal=3.0)"),
     md("## Scores per condition\nMean and 95 % CI over seeds of the test metrics per condition and fraction "
-       "(accuracy at the validation-chosen threshold, then AUC), and AUC against the training fraction."),
+       "(accuracy at the validation-chosen threshold, then AUC; the learning curve's right-hand panel draws "
+       "the AUC)."),
     code("analysis.pivot_ci(tables['summary'], 'test_accuracy@t')"),
     code("analysis.pivot_ci(tables['summary'], 'test_auc')"),
-    code("study_figures.plot_metric_vs_fraction(df, 'test_auc', f'04_auc_{shown}');"),
     md("ROC curves (every seed) and confusion matrices (averaged over seeds, at the validation-chosen threshold) "
        "for the main comparison at the smallest fraction with GAN images: baseline, duplicate-real control, "
        "per-class DCGAN."),
@@ -356,7 +364,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("every = report.load_report(results_dir('full'), 'full', fallback=df_run, fallback_preset=PRESET)\n"
          "if every.committed and len(every.tables['verdict']):\n"
          "    display(Markdown(every.text))\n"
-         "    study_figures.plot_learning_curve(every.df, PROTOCOL.endpoint, '04_learning_curve_full')\n"
+         "    study_figures.plot_learning_curve(every.df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also),\n"
+         "                                      '04_learning_curve_full')\n"
          "    study_figures.plot_verdict(every.tables['verdict'], PROTOCOL, '04_verdict_full', every.notes)"),
     md("## 10 % again, with GANs that keep their variety (the `paper_ms` grid, 2 CPU cores)\nThe `paper` "
        "grid's 10 % GANs predate mode seeking and repeat some NORMAL chests. `paper_ms` trains that fraction again "
@@ -386,7 +395,10 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "images balancing the classes stay **unresolved** (+1.5 points, an interval from below 0 to above +3, "
        "and no better than duplicating real NORMAL images). Its learning curve is the sharpest finding: test AUC "
        "rises with every step of real data, the accuracy endpoint does not, so on this endpoint no exchange rate "
-       "can be read (*unidentifiable (flat curve)*). The `paper` grid (nine replicates at 10 %) agrees at 10 % (DCGAN "
+       "can be read (*unidentifiable (flat curve)*). Read on test AUC instead (the right-hand panel, the last "
+       "column; secondary), the full split's DCGAN images cost real images: 4,692 of them added leave the AUC "
+       "of about 1,700 real images (−640 per 1,000 added; `paper`, with ten other GAN seeds: −647). "
+       "The `paper` grid (nine replicates at 10 %) agrees at 10 % (DCGAN "
        "images **do not reach +3**, against the baseline and the control) and, with ten GAN seeds, on the full "
        "split too: there the duplicate-real null stays **unresolved**, which shows how far seed noise alone "
        "moves this endpoint (three seeds could not decide; ten can for +3). The `paper_ms` grid repeats `paper`'s "

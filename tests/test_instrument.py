@@ -122,6 +122,43 @@ def test_exchange_rate_is_unidentifiable_where_more_real_data_does_not_help() ->
         assert _exchange_cell(ex.reset_index(), 0.5, c) == UNIDENTIFIABLE
 
 
+def test_exchange_rate_is_also_read_on_a_secondary_endpoint_that_learns() -> None:
+    """The endpoint flat (0.80 at 100, 200 and 400 real images), test AUC rising (0.80 + 0.05 log2(n / 100)):
+    the exchange rate reads unidentifiable on the endpoint and on AUC as the known curve gives (a condition at
+    200 real images + 200 added that scores like 400 real ones: 1000 per 1000 added). The protocol's
+    `exchange_also` decides which tables exist and the answer block shows them as a column. A condition at
+    the curve's smallest fraction that scores below it reads a bound, and its interval's low end is -inf."""
+    from xraygan.study.analysis import METRICS, compute_tables, exchange_key
+    from xraygan.study.protocol import Protocol
+    from xraygan.study.report import answer_markdown
+
+    def rows(f: float, condition: str, auc: float, n: int, added: int) -> list[dict]:
+        out = _rows(f, condition, [[0.80, 0.80], [0.80, 0.80]], n, added)
+        for k, r in enumerate(out):
+            r.update({m: 0.80 for m in METRICS}, test_auc=auc + (0.002 if k % 2 else -0.002), seed=k)
+        return out
+
+    data = []
+    for f, n in ((0.25, 100), (0.5, 200), (1.0, 400)):
+        data += rows(f, "baseline", 0.80 + 0.05 * np.log2(n / 100), n, 0)
+    data += rows(0.5, "dcgan_100", 0.90, 200, 200) + rows(0.25, "dup_real_100", 0.70, 100, 100)
+    df = pd.DataFrame(data)
+    tables = compute_tables(df)
+    assert exchange_key("test_auc") == "exchange_auc" and "exchange_auc" in tables
+    primary, auc = (t.set_index(["fraction", "condition"]) for t in (tables["exchange"], tables["exchange_auc"]))
+    assert primary.loc[(0.5, "dcgan_100"), "reading"] == UNIDENTIFIABLE
+    assert auc.loc[(0.5, "dcgan_100"), "real images per 1000 added"] == pytest.approx(1000, rel=1e-6)
+    below = auc.loc[(0.25, "dup_real_100")]
+    assert below.reading == "below the curve (bound)" and below["real images per 1000 added"] == 0
+    assert below.low == -np.inf
+    text = answer_markdown(df, tables, "t", None)
+    assert "| the same, on test AUC |" in text and "| +1000 [" in text
+    without = compute_tables(df, protocol=Protocol(exchange_also=()))
+    assert "exchange_auc" not in without and "on test AUC" not in answer_markdown(df, without, "t", None)
+    with pytest.raises(ValueError, match="endpoints"):
+        Protocol(exchange_also=("val_auc",))
+
+
 def test_patient_bootstrap_interval_knows_the_test_set_error() -> None:
     """Known answer: gain 1 on a share p of independent patients, 0 elsewhere; the interval of the mean gain
     is about p +- 1.96 sqrt(p (1 - p) / patients). A patient's several images move together."""
@@ -193,13 +230,16 @@ def test_learning_curve_figure_places_conditions_on_the_baseline_curve(tmp_path,
     for f, n in ((0.25, 200), (1.0, 800)):
         rows += _rows(f, "baseline", [[0.7, 0.72], [0.71, 0.73]], n, 0)
         rows += _rows(f, "dcgan_100", [[0.72, 0.74], [0.7, 0.75]], n, n)
-    fig = plot_learning_curve(pd.DataFrame(rows), "test_accuracy@t", "lc")
+    df = pd.DataFrame(rows).assign(test_auc=0.9)
+    fig = plot_learning_curve(df, "test_accuracy@t", "lc")
     assert (tmp_path / "lc.png").stat().st_size > 0
     ax = fig.axes[0]
     assert ax.get_xscale() == "log" and {t.get_text() for t in ax.get_legend().get_texts()} == {
         "baseline (real images only)",
         "dcgan_100",
     }
+    both = plot_learning_curve(df, ("test_accuracy@t", "test_auc"), "lc2")  # one panel per endpoint
+    assert [a.get_ylabel() for a in both.axes] == ["test accuracy at the validation-chosen threshold (%)", "test AUC"]
 
 
 def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:

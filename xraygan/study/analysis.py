@@ -269,14 +269,21 @@ def _on_curve(n: np.ndarray, score: np.ndarray, target: float, at: int | None = 
 
 
 def exchange_table(
-    df: pd.DataFrame, protocol: Protocol = PROTOCOL, n_resamples: int = 1000, seed: int = 0
+    df: pd.DataFrame,
+    protocol: Protocol = PROTOCOL,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    endpoint: str | None = None,
 ) -> pd.DataFrame:
     """The exchange rate: for each condition that adds images, the real images the baseline would need for
-    the same endpoint score (read off its learning curve over the study's fractions), minus the real images
+    the same score of `endpoint` (the protocol's, unless one of its `exchange_also` is named; read off the
+    baseline's learning curve over the study's fractions), minus the real images
     the condition had, per 1,000 added images, with a replicate-bootstrap 95 % CI. "inf": above everything
-    the real data reached; `reading` says whether the point estimate is on the curve or clamped at an end, or
+    the real data reached ("-inf" in the CI: a resample below everything it reached, where only a bound
+    could be read); `reading` says whether the point estimate is on the curve or clamped at an end, or
     that the curve is flat at the condition's fraction (NaN: no rate; `_on_curve`)."""
-    m, scale = protocol.endpoint, 1 if "auc" in protocol.endpoint else 100
+    m = endpoint or protocol.endpoint
+    scale = 1 if "auc" in m else 100
     base = df[df.condition == "baseline"]
     fracs = sorted(base.fraction.unique())
     if len(fracs) < 2:
@@ -302,7 +309,9 @@ def exchange_table(
         n0 = n_real[fracs.index(f)] if f in fracs else float("nan")
 
         def rate(curve: list[float], target: float, n0: float = n0, added: float = added) -> float:
-            return 1000 * (_on_curve(n_real, np.array(curve), target)[0] - n0) / added
+            # a resample below the whole curve has no reading, only a bound: -inf, as one above it has +inf
+            n_same, where = _on_curve(n_real, np.array(curve), target)
+            return float("-inf") if where == "below the curve (bound)" else 1000 * (n_same - n0) / added
 
         mean_curve = [by_rep[x].mean() for x in fracs]
         mean_score = float(reps.mean())
@@ -339,11 +348,19 @@ def compute_tables(
     """Every table of a results folder, from its rows (runs.jsonl) and, for the test-set intervals, its test
     split's labels and patients: summary, paired, verdict (the protocol's rule), the baseline's score per
     fraction (its learning curve: endpoint and AUC; one point where the grid has one fraction) and, where it
-    has more than one fraction, the exchange rate."""
+    has more than one fraction, the exchange rate on the endpoint ("exchange") and on each of the protocol's
+    `exchange_also` ("exchange_auc" for test AUC: exchange_key)."""
     tables = {"summary": summary_table(df), "paired": paired_table(df), "verdict": verdict_table(df, protocol, test)}
     if (df.condition == "baseline").any():
         tables["learning_curve"] = learning_curve(df, protocol.endpoint)
         tables["learning_curve_auc"] = learning_curve(df, "test_auc")
     if df.fraction.nunique() > 1:
         tables["exchange"] = exchange_table(df, protocol)
+        for e in protocol.exchange_also:
+            tables[exchange_key(e)] = exchange_table(df, protocol, endpoint=e)
     return tables
+
+
+def exchange_key(endpoint: str) -> str:
+    """The table (and CSV) name of the exchange rate read on a secondary endpoint: test_auc -> exchange_auc."""
+    return "exchange_" + endpoint.removeprefix("test_").replace("@t", "_at_t")

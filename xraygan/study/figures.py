@@ -13,7 +13,7 @@ from sklearn.metrics import roc_curve
 
 from xraygan.figures import save
 from xraygan.info import CLASSES
-from xraygan.study.analysis import probabilities_on_test, summary_table
+from xraygan.study.analysis import probabilities_on_test
 
 
 def _fraction_axis(ax, fractions: list[float]) -> None:
@@ -23,30 +23,6 @@ def _fraction_axis(ax, fractions: list[float]) -> None:
     ax.set_xticks(fractions)
     ax.set_xticklabels([f"{f:.0%}" for f in fractions])
     ax.set_xlim(min(fractions) / 1.5, max(fractions) * 1.5)
-
-
-def plot_metric_vs_fraction(
-    df: pd.DataFrame,
-    metric: str = "test_balanced_accuracy",
-    name: str = "04_metric",
-    conditions: list[str] | None = None,
-) -> Figure:
-    """Mean and 95 % CI band of a metric against the training fraction, one line per condition."""
-    t = summary_table(df, (metric,))
-    conditions = conditions or sorted(set(t.condition))
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    pal = sns.color_palette("tab10", len(conditions))
-    for col, c in zip(pal, conditions):
-        d = t[t.condition == c].sort_values("fraction")
-        ax.plot(d.fraction, d[metric], "o-", color=col, label=c, lw=1.6, ms=4)
-        ax.fill_between(d.fraction, d[f"{metric} low"], d[f"{metric} high"], color=col, alpha=0.12)
-    _fraction_axis(ax, sorted(set(t.fraction)))
-    ax.set_xlabel("fraction of the training split (real images)")
-    label = metric.replace("test_", "test ").replace("_", " ").replace("auc", "AUC")
-    ax.set_ylabel(label + (" (%)" if "auc" not in metric else ""))
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
-    return save(fig, name)
 
 
 def plot_gains(paired: pd.DataFrame, metric: str = "test_balanced_accuracy", name: str = "04_gains") -> Figure:
@@ -143,34 +119,47 @@ def plot_val_vs_test(df: pd.DataFrame, name: str = "04_val_vs_test") -> Figure:
     return save(fig, name)
 
 
-def plot_learning_curve(df: pd.DataFrame, endpoint: str, name: str = "04_learning_curve") -> Figure:
-    """The baseline's endpoint against the number of real training images (replicate-level 95 % CI), with
-    every other condition placed at the real images it had (its added images are not counted on the x axis):
-    a condition above the curve does what more real images would do."""
+def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name: str = "04_learning_curve") -> Figure:
+    """The baseline's score against the number of real training images (replicate-level 95 % CI), one panel
+    per endpoint (the protocol's, then those it also reads an exchange rate on), with every other condition
+    placed at the real images it had (its added images are not counted on the x axis): a condition above the
+    curve does what more real images would do."""
     from xraygan.study.analysis import learning_curve
+    from xraygan.study.report import endpoint_label
 
-    base = learning_curve(df, endpoint)
+    endpoints = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
     others = sorted(set(df.condition) - {"baseline"})
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    ax.plot(base.n_real, base["mean"], "o-", color="k", lw=1.8, ms=4, label="baseline (real images only)")
-    ax.fill_between(base.n_real, base.low, base.high, color="k", alpha=0.12)
     pal = sns.color_palette("tab10", max(1, len(others)))
-    for k, (col, c) in enumerate(zip(pal, others)):
-        d = learning_curve(df, endpoint, c)
-        x = d.n_real * (1 + 0.05 * (k + 1 - len(others) / 2))  # dodge
-        ax.errorbar(
-            x, d["mean"], yerr=[d["mean"] - d.low, d.high - d["mean"]], fmt="s", color=col, ms=5, capsize=2, label=c
-        )
-    ax.set_xscale("log")
-    ax.set_xlabel("real training images (log scale)")
-    label = endpoint.replace("test_", "test ").replace("_", " ").replace("@t", " at the validation threshold")
-    ax.set_ylabel(label + (" (%)" if "auc" not in endpoint else ""))
-    ax.set_title(
+    fig, axes = plt.subplots(1, len(endpoints), figsize=(5.0 * len(endpoints) + 2.5, 4.5), squeeze=False)
+    for ax, endpoint in zip(axes[0], endpoints):
+        base = learning_curve(df, endpoint)
+        ax.plot(base.n_real, base["mean"], "o-", color="k", lw=1.8, ms=4, label="baseline (real images only)")
+        ax.fill_between(base.n_real, base.low, base.high, color="k", alpha=0.12)
+        for k, (col, c) in enumerate(zip(pal, others)):
+            d = learning_curve(df, endpoint, c)
+            x = d.n_real * (1 + 0.05 * (k + 1 - len(others) / 2))  # dodge
+            ax.errorbar(
+                x,
+                d["mean"],
+                yerr=[d["mean"] - d.low, d.high - d["mean"]],
+                fmt="s",
+                color=col,
+                ms=5,
+                capsize=2,
+                label=c,
+            )
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_xticks(base.n_real, [f"{n:,.0f}" for n in base.n_real])  # labelled at the curve's real images
+        ax.set_xlabel("real training images (log scale)")
+        ax.set_ylabel(endpoint_label(endpoint) + (" (%)" if "auc" not in endpoint else ""))
+        ax.grid(alpha=0.3)
+    fig.suptitle(
         "mean and 95 % CI over replicates (over seeds where a fraction has one); conditions at their real images",
         fontsize=9,
     )
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
     return save(fig, name)
 
 

@@ -21,9 +21,12 @@ class Protocol:
     # intervals are computed at the level that varies: runs sharing a training subset and its GANs form
     # one replicate (cluster); a comparison with fewer than two replicates has no interval ("unresolved")
     replicate_column: str = "subset"
+    # the exchange rate is read on the endpoint's learning curve and also on these (decide nothing): added on
+    # 2026-11-27, after `full`'s endpoint curve came out flat while its test AUC rose at every fraction
+    exchange_also: tuple[str, ...] = ("test_auc",)
 
     def __post_init__(self) -> None:
-        if self.endpoint not in ENDPOINTS or any(s not in ENDPOINTS for s in self.secondary):
+        if any(e not in ENDPOINTS for e in (self.endpoint, *self.secondary, *self.exchange_also)):
             raise ValueError(f"Protocol: endpoints must be among {ENDPOINTS}")
         if self.goal <= 0 or not 0.5 < self.level < 1:
             raise ValueError("Protocol: goal > 0 and a level in (0.5, 1)")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.experiment import Experiment
+from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
 
@@ -139,17 +140,27 @@ def answer_markdown(
         out += _curve_table(curves)
         out.append("")
     verdict = tables.get("verdict")
+    also = [e for e in protocol.exchange_also if exchange_key(e) in tables]
     if verdict is not None and len(verdict):
         out += [
             "Paired gains (same seed, same real images) and the protocol's verdict. *Controls in italics*; "
             "`dup_real_100` against the baseline is a null (it shows the size of seed noise). The test-set "
             "interval resamples test patients (the test split's own sampling error). The exchange rate is "
             "the real images the baseline would need for the same score, per 1,000 added images, read off "
-            "its learning curve (unidentifiable where that curve is flat at the condition's fraction):",
+            "its learning curve (unidentifiable where that curve is flat at the condition's fraction)"
+            + (
+                "; the last column reads it on the learning curve of "
+                + " and ".join(endpoint_label(e) for e in also)
+                + " instead (secondary: it decides nothing)"
+                if also
+                else ""
+            )
+            + ":",
             "",
             "| fraction | condition | compared with | gain (replicates) | test-set interval | gain over the "
-            "count-matched control (replicates) | verdict | real images worth 1,000 added |",
-            "|---:|---|---|---|---|---|---|---|",
+            "count-matched control (replicates) | verdict | real images worth 1,000 added |"
+            + "".join(f" the same, on {endpoint_label(e)} |" for e in also),
+            "|---:|---|---|---|---|---|---|---|" + "---|" * len(also),
         ]
         verdicts = []
         notes = interim_notes(df, verdict, planned)
@@ -174,6 +185,7 @@ def answer_markdown(
             out.append(
                 f"| {r.fraction * 100:g} % | {name} | {r.reference} | {vs_ref} | {test_iv} | {vs_ctl} | {said} | "
                 f"{_exchange_cell(tables.get('exchange'), r.fraction, c)} |"
+                + "".join(f" {_exchange_cell(tables[exchange_key(e)], r.fraction, c)} |" for e in also)
             )
         out.append("")
         counts = pd.Series(verdicts).value_counts()
@@ -274,7 +286,7 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
 
         names = []
         if df.fraction.nunique() > 1:
-            plot_learning_curve(df, PROTOCOL.endpoint, f"04_learning_curve_{results.name}")
+            plot_learning_curve(df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also), f"04_learning_curve_{results.name}")
             names.append(f"04_learning_curve_{results.name}")
         if len(tables.get("verdict", [])):
             notes = interim_notes(df, tables["verdict"], planned)

@@ -576,16 +576,16 @@ def read_test_split(results: Path) -> dict | None:
 
 def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
     """runs.csv (one row per model) and the tables of analysis.compute_tables beside it: summary.csv,
-    paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv; returns the tables."""
+    paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv (+ _auc); returns the tables."""
     from xraygan.study.analysis import answer_table, compute_tables
 
     results = Path(results)
     df.drop(columns=["test_probs", "test_logits"], errors="ignore").to_csv(results / "runs.csv", index=False)
     tables = compute_tables(df, read_test_split(results))
-    digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4, "exchange": 1}
+    digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4}
     for name, t in tables.items():
         if len(t) or name in ("summary", "paired"):
-            t.round(digits[name]).to_csv(results / f"{name}.csv", index=False)
+            t.round(digits.get(name, 1)).to_csv(results / f"{name}.csv", index=False)
     if len(tables["paired"]):
         answer_table(tables["paired"]).to_csv(results / "answer.csv", index=False)
     return tables
