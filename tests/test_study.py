@@ -209,6 +209,13 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert differences(hit, {**hit, "seconds": 0.0, "device": "cuda"}) == {}
     shifted = {**hit, "test_logits": [x + 0.5 for x in hit["test_logits"]]}
     assert differences(hit, shifted)["test_logits"] == ("max |difference|", pytest.approx(0.5))
+    # every new row keeps its validation logits (the selected weights'), one per validation image
+    assert len(hit["val_logits"]) == sum(hit[f"val_{k}"] for k in ("tp", "tn", "fp", "fn"))
+    assert sum(x >= 0 for x in hit["val_logits"]) == hit["val_tp"] + hit["val_fp"]  # they made its val metrics
+    older = {k: v for k, v in hit.items() if k != "val_logits"}  # rows written before they were stored
+    assert differences(older, hit) == {}
+    moved = {**hit, "val_logits": [x - 0.25 for x in hit["val_logits"]]}
+    assert differences(hit, moved)["val_logits"] == ("max |difference|", pytest.approx(0.25))
     lines = (tmp_path / "res" / "runs.jsonl").read_text().splitlines()
     (tmp_path / "res" / "runs.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][:30])  # torn write
     calls = []

@@ -37,13 +37,16 @@ def open_grid(results: str | Path, data_root: str | None = None) -> tuple[Experi
 
 
 def differences(old: dict, new: dict) -> dict[str, tuple]:
-    """Fields whose values differ (test logits: the largest absolute difference), skipping timing fields."""
+    """Fields whose values differ (logits: the largest absolute difference), skipping timing fields and the
+    validation logits that rows written before 2026-11-27 do not store."""
     out: dict[str, tuple] = {}
     for k in sorted(set(old) | set(new)):
         if k in _NOT_COMPARED:
             continue
         a, b = old.get(k), new.get(k)
-        if k == "test_logits" and a is not None and b is not None and len(a) == len(b):
+        if k == "val_logits" and a is None:
+            continue
+        if k in ("test_logits", "val_logits") and a is not None and b is not None and len(a) == len(b):
             gap = max((abs(x - y) for x, y in zip(a, b)), default=0.0)
             if gap:
                 out[k] = ("max |difference|", gap)

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from xraygan.checkpoint import describe_diff, flat_diff
-from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, train_classifier
+from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, predict_logits, train_classifier
 from xraygan.classifier_stack import train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig, StudyConfig
 from xraygan.data import ImageSet, Splits, load_splits
@@ -264,7 +264,17 @@ def plan_cell(exp: Experiment, splits: Splits, runs: Path, cell: Cell, pools_cac
 
 
 def _trained_row(plan: CellPlan, tc: TrainedClassifier) -> dict:
-    return {**plan.row, "best_step": tc.best_step, "threshold": tc.threshold, **tc.val}
+    """What a result row says about training: the cell, the selected step, the validation threshold and
+    metrics, and the validation logits of the selected weights (5 decimals, as the test logits), from which
+    any threshold rule that uses validation only can be recomputed without training again."""
+    logits = predict_logits(tc.model, plan.val, next(tc.model.parameters()).device)
+    return {
+        **plan.row,
+        "best_step": tc.best_step,
+        "threshold": tc.threshold,
+        **tc.val,
+        "val_logits": [round(float(x), 5) for x in logits],
+    }
 
 
 def train_cell(
@@ -580,7 +590,8 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFram
     from xraygan.study.analysis import answer_table, compute_tables
 
     results = Path(results)
-    df.drop(columns=["test_probs", "test_logits"], errors="ignore").to_csv(results / "runs.csv", index=False)
+    logits = ["test_probs", "test_logits", "val_logits"]
+    df.drop(columns=logits, errors="ignore").to_csv(results / "runs.csv", index=False)
     tables = compute_tables(df, read_test_split(results))
     digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4}
     for name, t in tables.items():
