@@ -2,8 +2,8 @@
 # A preset's grid (default `full`) on a lent GPU, some fractions per call, in one short prepared command for
 # the device tool (repository root there; whatever finishes comes back under $OUT even when time runs out).
 # The committed rows (results/<preset>/runs.jsonl, config.json, test_split.json) are copied in first, so the
-# call resumes them; only those, PROGRESS.md and gan_variety.csv come back (the device returns at most 8
-# files), so after copying $OUT/<preset>/* over results/<preset>/ regenerate the tables here:
+# call resumes them; only those, val_split.json, PROGRESS.md and gan_variety.csv come back (with env.txt and
+# the log: the device returns at most 8 files), so after copying $OUT/<preset>/* over results/<preset>/ regenerate the tables here:
 #   python -m xraygan study --preset full --tables-only --readme README.md
 # FRACTIONS names the fractions whose models this call trains (learning-curve fractions too, e.g. "1.0 0.02 0.5");
 # the grid stays the preset's whole grid (--train-fractions), and only replicates with models left make GANs.
@@ -38,5 +38,5 @@ if [ "$rc" = 0 ]; then
 fi
 # the tables are regenerated from runs.jsonl here; leave room under the device's file limit
 find "$RES" -maxdepth 1 -type f ! -name runs.jsonl ! -name config.json ! -name test_split.json \
-    ! -name PROGRESS.md ! -name gan_variety.csv -delete
+    ! -name val_split.json ! -name PROGRESS.md ! -name gan_variety.csv -delete
 ls -l "$RES" >> "$OUT/env.txt"

@@ -159,6 +159,61 @@ def test_exchange_rate_is_also_read_on_a_secondary_endpoint_that_learns() -> Non
         Protocol(exchange_also=("val_auc",))
 
 
+def test_plateau_midpoint_is_the_middle_of_the_best_thresholds() -> None:
+    """Separable validation (NORMAL logits -3, -1; PNEUMONIA 2, 4): every threshold in (-1, 2] is perfect,
+    best_threshold takes 0.5 (logit 0) and the midpoint is 0.5 (logit). With a NORMAL image at 3 the best run
+    is still (-1, 2]; shifting every logit shifts the midpoint with it; a best run that is open below closes
+    one logit under the smallest logit."""
+    from xraygan.metrics import plateau_midpoint
+
+    y = np.array([0, 0, 1, 1])
+    assert plateau_midpoint(y, np.array([-3.0, -1, 2, 4])) == pytest.approx(0.5)
+    assert plateau_midpoint(np.array([0, 0, 1, 1, 0]), np.array([-3.0, -1, 2, 4, 3])) == pytest.approx(0.5)
+    assert plateau_midpoint(y, np.array([-3.0, -1, 2, 4]) + 10) == pytest.approx(10.5)
+    assert plateau_midpoint(y, np.array([7.0, 8, 12, 14])) == pytest.approx((8 + 12) / 2)
+    assert plateau_midpoint(np.array([1, 0, 1]), np.array([-2.0, 1, 3])) == pytest.approx((1 + 3) / 2)
+
+
+def test_threshold_rules_and_their_rise_with_real_data() -> None:
+    """Test labels [0, 0, 1, 1]; a model whose test logits are [-1, 0.4, 0.6, 2] scores 50 % at its validation
+    threshold 0.9 (logit 2.2: calls no image pneumonia), 75 % at 0.5 (logit 0) and 100 % at a validation
+    midpoint of 0.5 (logit). Rows at 10 % score like that; rows at 100 % score 100 % under every rule: the
+    rise is +50 / +25 / 0 points, the last with no spread (no interval)."""
+    from scipy.special import logit
+
+    from xraygan.study.analysis import rise_table, rule_scores, threshold_rules_table
+
+    test = {"labels": [0, 0, 1, 1]}
+    rows = []
+    for f, z_test, t, z_val in (
+        (0.1, [-1.0, 0.4, 0.6, 2.0], 0.9, [-1.0, 0.0, 1.0, 2.0]),  # val run (0, 1]: midpoint 0.5
+        (1.0, [-2.0, -1.0, 1.0, 2.0], 0.5, [-1.0, 0.0, 1.0, 2.0]),
+    ):
+        for subset in range(3):
+            rows.append(
+                {
+                    "fraction": f,
+                    "condition": "baseline",
+                    "subset": subset,
+                    "threshold": t,
+                    "test_logits": z_test,
+                    "val_logits": z_val,
+                }
+            )
+    val = {(f, s): [0, 0, 1, 1] for f in (0.1, 1.0) for s in range(3)}
+    scores = rule_scores(pd.DataFrame(rows), test, val)
+    assert logit(0.9) > 2.0
+    first = scores[scores.fraction == 0.1].iloc[0]
+    assert (first["validation-chosen"], first["0.5"], first["validation midpoint"]) == (50.0, 75.0, 100.0)
+    table = threshold_rules_table(scores).set_index("fraction")
+    assert table.loc[1.0, ["validation-chosen", "validation midpoint", "0.5"]].tolist() == [100.0] * 3
+    rise = rise_table(scores).set_index("rule")
+    assert rise.loc["validation-chosen", "rise"] == 50.0 and rise.loc["0.5", "rise"] == 25.0
+    assert rise.loc["validation midpoint", "rise"] == 0.0 and np.isnan(rise.loc["validation midpoint", "low"])
+    no_val = rule_scores(pd.DataFrame(rows), test, {})  # without the validation labels: no midpoint
+    assert no_val["validation midpoint"].isna().all() and not no_val["0.5"].isna().any()
+
+
 def test_patient_bootstrap_interval_knows_the_test_set_error() -> None:
     """Known answer: gain 1 on a share p of independent patients, 0 elsewhere; the interval of the mean gain
     is about p +- 1.96 sqrt(p (1 - p) / patients). A patient's several images move together."""

@@ -54,7 +54,7 @@ def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path,
     folder (as results/pilot_gpu/ is), the answer names that folder and its figures carry that name."""
     res = _pilot_copy(tmp_path / "pilot_elsewhere", monkeypatch)
     out = write_report(res, "pilot")
-    for f in ("verdict.csv", "learning_curve.csv", "exchange.csv", "summary.csv", "paired.csv"):
+    for f in ("verdict.csv", "learning_curve.csv", "exchange.csv", "exchange_auc.csv", "summary.csv", "paired.csv"):
         assert (res / f).read_bytes() == (PILOT / f).read_bytes(), f  # the analysis reproduces the commit
     assert all((tmp_path / "figures" / Path(p).name).exists() for p in out["figures"])
     names = sorted(Path(p).name for p in out["figures"])

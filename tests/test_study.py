@@ -213,6 +213,18 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert len(hit["val_logits"]) == sum(hit[f"val_{k}"] for k in ("tp", "tn", "fp", "fn"))
     assert sum(x >= 0 for x in hit["val_logits"]) == hit["val_tp"] + hit["val_fp"]  # they made its val metrics
     older = {k: v for k, v in hit.items() if k != "val_logits"}  # rows written before they were stored
+    # the threshold rules recomputed from the stored logits give the stored accuracies where they coincide
+    from xraygan.study.analysis import compute_tables
+    from xraygan.study.run import read_test_split, read_val_split
+
+    val = read_val_split(tmp_path / "res")
+    assert all(len(val[(r["fraction"], r["subset"])]) == len(r["val_logits"]) for r in rows)
+    rules = compute_tables(df, read_test_split(tmp_path / "res"), val=val)["threshold_rules"]
+    means = df.groupby(["fraction", "condition"])[["test_accuracy@t", "test_accuracy"]].mean() * 100
+    for _, r in rules.iterrows():
+        assert r["validation-chosen"] == pytest.approx(means.loc[(r.fraction, r.condition), "test_accuracy@t"])
+        assert r["0.5"] == pytest.approx(means.loc[(r.fraction, r.condition), "test_accuracy"])
+        assert 0 <= r["validation midpoint"] <= 100
     assert differences(older, hit) == {}
     moved = {**hit, "val_logits": [x - 0.25 for x in hit["val_logits"]]}
     assert differences(hit, moved)["val_logits"] == ("max |difference|", pytest.approx(0.25))

@@ -40,3 +40,27 @@ def best_threshold(y: np.ndarray, p: np.ndarray) -> float:
         if ba > best + 1e-12:
             best, best_t = ba, float(t)
     return best_t
+
+
+def plateau_midpoint(y: np.ndarray, logits: np.ndarray) -> float:
+    """A validation threshold in logits that is not a tie-break: the midpoint of the run of thresholds that
+    maximise validation balanced accuracy and contain the lowest such one (best_threshold's choice). Where
+    validation separates the classes, every threshold between the highest NORMAL logit and the lowest
+    PNEUMONIA logit is equally good, and best_threshold takes that run's low end (or 0.5); this takes its
+    middle. Predict PNEUMONIA where logit >= the returned value. An end of the run that is open (all images
+    one class) is closed one logit beyond the outermost validation logit."""
+    from sklearn.metrics import roc_curve
+
+    y = np.asarray(y).astype(int)
+    z = np.asarray(logits, dtype=np.float64)
+    fpr, tpr, thr = roc_curve(y, z, drop_intermediate=False)  # thr decreasing: thr[0] = inf (no positives)
+    fpr, tpr, thr = fpr[::-1], tpr[::-1], thr[::-1]  # ascending thresholds: "logit >= thr[i]"
+    ba = (tpr + 1 - fpr) / 2
+    top = ba.max() - 1e-12
+    i = int(np.argmax(ba >= top))  # the lowest maximising threshold
+    j = i
+    while j + 1 < len(ba) and ba[j + 1] >= top:
+        j += 1
+    low = thr[i - 1] if i > 0 else z.min() - 1.0  # the run is (thr[i-1], thr[j]]
+    high = thr[j] if np.isfinite(thr[j]) else z.max() + 1.0
+    return float((low + high) / 2)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 
+from xraygan.metrics import plateau_midpoint
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
 from xraygan.study.stats import (
@@ -342,14 +343,80 @@ def exchange_table(
     return pd.DataFrame(rows)
 
 
+THRESHOLD_RULES = {
+    "validation-chosen": "the protocol's: the lowest threshold that maximises validation balanced accuracy",
+    "validation midpoint": "the midpoint, in logits, of the run of thresholds that maximise it",
+    "0.5": "0.5, nothing chosen (after class-weighted training: equal class priors)",
+}
+
+
+def rule_scores(df: pd.DataFrame, test: dict, val: dict[tuple[float, int], list[int]]) -> pd.DataFrame:
+    """Per result row (fraction, condition, subset): its test accuracy (%) under each threshold rule of
+    THRESHOLD_RULES, from its stored logits. `val`: the validation labels each replicate selected on
+    ({(fraction, subset): labels}, run.read_val_split); the midpoint needs them and the row's validation
+    logits (NaN without)."""
+    y_test = np.asarray(test["labels"])
+    out = []
+    for _, r in df.iterrows():
+        z = np.asarray(r["test_logits"], dtype=np.float64)
+        y_val, z_val = val.get((float(r.fraction), int(r.subset))), r.get("val_logits")
+        mid = float("nan")
+        if y_val is not None and isinstance(z_val, list) and len(z_val) == len(y_val):
+            mid = plateau_midpoint(np.asarray(y_val), np.asarray(z_val, dtype=np.float64))
+        cuts = {"validation-chosen": float(logit(r["threshold"])), "validation midpoint": mid, "0.5": 0.0}
+        acc = {k: float(100 * ((z >= c) == y_test).mean()) if not np.isnan(c) else np.nan for k, c in cuts.items()}
+        out.append({"fraction": r.fraction, "condition": r.condition, "subset": r.subset, **acc})
+    return pd.DataFrame(out)
+
+
+def threshold_rules_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per fraction and condition: test accuracy under each threshold rule, mean and 95 % CI over replicate
+    means (rule_scores' rows)."""
+    rows = []
+    for (f, c), g in scores.groupby(["fraction", "condition"]):
+        by_rep = g.groupby("subset")[list(THRESHOLD_RULES)].mean()
+        row = {"fraction": f, "condition": c, "replicates": len(by_rep)}
+        for rule in THRESHOLD_RULES:
+            row[rule], row[f"{rule} low"], row[f"{rule} high"] = mean_ci(by_rep[rule].to_numpy())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def rise_table(scores: pd.DataFrame, start: float = 0.1, end: float = 1.0) -> pd.DataFrame:
+    """Per condition and threshold rule: how much test accuracy rises from `start` to `end` of the training
+    split (difference of replicate means, Welch 95 % interval): a rule follows real data where the interval
+    is above 0 (the threshold pilot's reading)."""
+    from scipy.stats import ttest_ind
+
+    out = []
+    for c, g in scores.groupby("condition"):
+        reps = {f: g[g.fraction == f].groupby("subset")[list(THRESHOLD_RULES)].mean() for f in (start, end)}
+        for rule in THRESHOLD_RULES:
+            a, b = reps[end][rule].dropna().to_numpy(), reps[start][rule].dropna().to_numpy()
+            if len(a) < 2 or len(b) < 2:
+                continue
+            row = {"condition": c, "rule": rule, "from": start, "to": end, "rise": a.mean() - b.mean()}
+            if np.ptp(a) == 0 and np.ptp(b) == 0:  # no spread on either side: no interval
+                out.append({**row, "low": np.nan, "high": np.nan})
+                continue
+            ci = ttest_ind(a, b, equal_var=False).confidence_interval(0.95)
+            out.append({**row, "low": float(ci.low), "high": float(ci.high)})
+    return pd.DataFrame(out)
+
+
 def compute_tables(
-    df: pd.DataFrame, test: dict | None = None, protocol: Protocol = PROTOCOL
+    df: pd.DataFrame,
+    test: dict | None = None,
+    protocol: Protocol = PROTOCOL,
+    val: dict[tuple[float, int], list[int]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every table of a results folder, from its rows (runs.jsonl) and, for the test-set intervals, its test
     split's labels and patients: summary, paired, verdict (the protocol's rule), the baseline's score per
     fraction (its learning curve: endpoint and AUC; one point where the grid has one fraction) and, where it
     has more than one fraction, the exchange rate on the endpoint ("exchange") and on each of the protocol's
-    `exchange_also` ("exchange_auc" for test AUC: exchange_key)."""
+    `exchange_also` ("exchange_auc" for test AUC: exchange_key). Where the rows keep their validation logits
+    and `val` gives the validation labels (run.read_val_split): test accuracy under each threshold rule
+    ("threshold_rules") and its rise from 10 % to 100 % ("threshold_rise")."""
     tables = {"summary": summary_table(df), "paired": paired_table(df), "verdict": verdict_table(df, protocol, test)}
     if (df.condition == "baseline").any():
         tables["learning_curve"] = learning_curve(df, protocol.endpoint)
@@ -358,6 +425,10 @@ def compute_tables(
         tables["exchange"] = exchange_table(df, protocol)
         for e in protocol.exchange_also:
             tables[exchange_key(e)] = exchange_table(df, protocol, endpoint=e)
+    if test is not None and val is not None and "val_logits" in df and "test_logits" in df:
+        scores = rule_scores(df, test, val)
+        tables["threshold_rules"] = threshold_rules_table(scores)
+        tables["threshold_rise"] = rise_table(scores)
     return tables
 
 

@@ -108,6 +108,34 @@ def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
     return text if r.reading == "on the curve" else f"{text}, {r.reading}"
 
 
+def _threshold_rules_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Markdown of the threshold rules' test accuracy per fraction and condition and of its rise from 10 % to
+    100 % (where the rows keep their validation logits); nothing for grids without them."""
+    from xraygan.study.analysis import THRESHOLD_RULES
+
+    rules, rise = tables.get("threshold_rules"), tables.get("threshold_rise")
+    if rules is None or not len(rules):
+        return []
+    out = [
+        "",
+        "Test accuracy (%) under each threshold rule, from the same models (mean [95 % interval] over "
+        "replicates): " + "; ".join(f"*{k}*: {v}" for k, v in THRESHOLD_RULES.items()) + ".",
+        "",
+        "| fraction | condition | replicates | " + " | ".join(THRESHOLD_RULES) + " |",
+        "|---:|---|---:|" + "---|" * len(THRESHOLD_RULES),
+    ]
+    for _, r in rules.iterrows():
+        cells = [interval(r[k], r[f"{k} low"], r[f"{k} high"], sign=False) for k in THRESHOLD_RULES]
+        out.append(f"| {r.fraction * 100:g} % | {r.condition} | {r.replicates} | " + " | ".join(cells) + " |")
+    if rise is not None and len(rise):
+        out += ["", "Rise of test accuracy with real data (points; Welch 95 % interval):", ""]
+        out += ["| condition | rule | from | to | rise |", "|---|---|---:|---:|---|"]
+        for _, r in rise.iterrows():
+            span = f"{r['from'] * 100:g} % | {r['to'] * 100:g} %"
+            out.append(f"| {r.condition} | {r.rule} | {span} | {interval(r.rise, r.low, r.high)} |")
+    return out
+
+
 def answer_markdown(
     df: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
@@ -190,6 +218,7 @@ def answer_markdown(
         out.append("")
         counts = pd.Series(verdicts).value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
+    out += _threshold_rules_lines(tables)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -253,13 +282,15 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     """The committed grid of `results` (its runs.jsonl and test_split.json), or where none is committed (as
     under the test command, on a fresh clone without results) the caller's own models `fallback`."""
     from xraygan.study.analysis import compute_tables
-    from xraygan.study.run import load_results, read_test_split
+    from xraygan.study.run import load_results, read_test_split, read_val_split
 
     results = Path(results)
     committed = (results / "runs.jsonl").exists()
     df = load_results(results) if committed else fallback
     shown_preset = preset if committed else fallback_preset
-    tables = compute_tables(df, read_test_split(results) if committed else None)
+    tables = (
+        compute_tables(df, read_test_split(results), val=read_val_split(results)) if committed else compute_tables(df)
+    )
     planned = planned_per_cell(results) if committed else None
     text = answer_markdown(df, tables, shown_preset, planned, folder=results_key(results) if committed else None)
     notes = interim_notes(df, tables["verdict"], planned)

@@ -495,6 +495,7 @@ def run_study(
         check_results_folder(results, record)
         (results / "config.json").write_text(json.dumps(record, indent=2) + "\n")
         write_test_split(splits.test, results)
+        write_val_split(exp, splits, results)
         finished = read_rows(store)
         if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line first
             store.write_text("".join(json.dumps(r) + "\n" for r in finished))
@@ -579,6 +580,27 @@ def write_test_split(test: ImageSet, results: Path) -> None:
     (results / "test_split.json").write_text(json.dumps(record) + "\n")
 
 
+def write_val_split(exp: Experiment, splits: Splits, results: Path) -> None:
+    """val_split.json: the labels of the validation images each replicate's models select on ("fraction/subset"
+    -> labels, in the order of a row's stored validation logits), so that a threshold rule on validation can be
+    recomputed from the rows without the images."""
+    st = exp.study
+    record = {
+        f"{f:g}/{r}": validation_at(st, splits, f, r).labels.tolist()
+        for f in (*st.fractions, *st.curve_fractions)
+        for r in range(subsets_at(exp, f))
+    }
+    (results / "val_split.json").write_text(json.dumps(record) + "\n")
+
+
+def read_val_split(results: Path) -> dict[tuple[float, int], list[int]] | None:
+    """val_split.json as {(fraction, subset): labels}, None where the folder has none (grids before it)."""
+    path = Path(results) / "val_split.json"
+    if not path.exists():
+        return None
+    return {(float(k.split("/")[0]), int(k.split("/")[1])): v for k, v in json.loads(path.read_text()).items()}
+
+
 def read_test_split(results: Path) -> dict | None:
     path = Path(results) / "test_split.json"
     return json.loads(path.read_text()) if path.exists() else None
@@ -592,7 +614,7 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFram
     results = Path(results)
     logits = ["test_probs", "test_logits", "val_logits"]
     df.drop(columns=logits, errors="ignore").to_csv(results / "runs.csv", index=False)
-    tables = compute_tables(df, read_test_split(results))
+    tables = compute_tables(df, read_test_split(results), val=read_val_split(results))
     digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4}
     for name, t in tables.items():
         if len(t) or name in ("summary", "paired"):
