@@ -174,7 +174,7 @@ def test_plateau_midpoint_is_the_middle_of_the_best_thresholds() -> None:
     assert plateau_midpoint(np.array([1, 0, 1]), np.array([-2.0, 1, 3])) == pytest.approx((1 + 3) / 2)
 
 
-def test_threshold_rules_and_their_rise_with_real_data() -> None:
+def test_threshold_rules_and_their_rise_with_real_data(tmp_path, monkeypatch) -> None:
     """Test labels [0, 0, 1, 1]; a model whose test logits are [-1, 0.4, 0.6, 2] scores 50 % at its validation
     threshold 0.9 (logit 2.2: calls no image pneumonia), 75 % at 0.5 (logit 0) and 100 % at a validation
     midpoint of 0.5 (logit). Rows at 10 % score like that; rows at 100 % score 100 % under every rule: the
@@ -210,6 +210,11 @@ def test_threshold_rules_and_their_rise_with_real_data() -> None:
     rise = rise_table(scores).set_index("rule")
     assert rise.loc["validation-chosen", "rise"] == 50.0 and rise.loc["0.5", "rise"] == 25.0
     assert rise.loc["validation midpoint", "rise"] == 0.0 and np.isnan(rise.loc["validation midpoint", "low"])
+    from xraygan.study.figures import plot_threshold_rules
+
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path))
+    fig = plot_threshold_rules(threshold_rules_table(scores), "rules")  # one panel per condition, a line per rule
+    assert (tmp_path / "rules.png").exists() and len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 3
     no_val = rule_scores(pd.DataFrame(rows), test, {})  # without the validation labels: no midpoint
     assert no_val["validation midpoint"].isna().all() and not no_val["0.5"].isna().any()
 

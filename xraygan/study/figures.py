@@ -13,7 +13,7 @@ from sklearn.metrics import roc_curve
 
 from xraygan.figures import save
 from xraygan.info import CLASSES
-from xraygan.study.analysis import probabilities_on_test
+from xraygan.study.analysis import THRESHOLD_RULES, learning_curve, probabilities_on_test
 
 
 def _fraction_axis(ax, fractions: list[float]) -> None:
@@ -124,7 +124,6 @@ def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name
     per endpoint (the protocol's, then those it also reads an exchange rate on), with every other condition
     placed at the real images it had (its added images are not counted on the x axis): a condition above the
     curve does what more real images would do."""
-    from xraygan.study.analysis import learning_curve
     from xraygan.study.report import endpoint_label
 
     endpoints = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
@@ -159,6 +158,27 @@ def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name
         fontsize=9,
     )
     axes[0][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return save(fig, name)
+
+
+def plot_threshold_rules(rules: pd.DataFrame, name: str = "04_threshold_rules") -> Figure:
+    """Test accuracy against the training fraction under each threshold rule (analysis.THRESHOLD_RULES), one
+    panel per condition, mean and 95 % CI over replicates: a rule whose line rises follows real data."""
+    conditions = sorted(set(rules.condition))
+    fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions) + 2.0, 4.2), squeeze=False)
+    pal = dict(zip(THRESHOLD_RULES, sns.color_palette("Set1", len(THRESHOLD_RULES))))
+    for ax, c in zip(axes[0], conditions):
+        d = rules[rules.condition == c].sort_values("fraction")
+        for rule, col in pal.items():
+            ax.plot(d.fraction, d[rule], "o-", color=col, lw=1.6, ms=4, label=rule)
+            ax.fill_between(d.fraction, d[f"{rule} low"], d[f"{rule} high"], color=col, alpha=0.12)
+        _fraction_axis(ax, sorted(set(d.fraction)))
+        ax.set_title(c, fontsize=10)
+        ax.set_xlabel("fraction of the training split (real images)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(title="threshold", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return save(fig, name)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.experiment import Experiment
-from xraygan.study.analysis import exchange_key
+from xraygan.study.analysis import THRESHOLD_RULES, exchange_key
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol
 
@@ -111,8 +111,6 @@ def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
 def _threshold_rules_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     """Markdown of the threshold rules' test accuracy per fraction and condition and of its rise from 10 % to
     100 % (where the rows keep their validation logits); nothing for grids without them."""
-    from xraygan.study.analysis import THRESHOLD_RULES
-
     rules, rise = tables.get("threshold_rules"), tables.get("threshold_rise")
     if rules is None or not len(rules):
         return []
@@ -313,12 +311,15 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
-        from xraygan.study.figures import plot_learning_curve, plot_verdict
+        from xraygan.study.figures import plot_learning_curve, plot_threshold_rules, plot_verdict
 
         names = []
         if df.fraction.nunique() > 1:
             plot_learning_curve(df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also), f"04_learning_curve_{results.name}")
             names.append(f"04_learning_curve_{results.name}")
+        if len(tables.get("threshold_rules", [])):
+            plot_threshold_rules(tables["threshold_rules"], f"04_threshold_rules_{results.name}")
+            names.append(f"04_threshold_rules_{results.name}")
         if len(tables.get("verdict", [])):
             notes = interim_notes(df, tables["verdict"], planned)
             plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{results.name}", notes)
