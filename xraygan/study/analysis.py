@@ -371,13 +371,14 @@ def rule_scores(df: pd.DataFrame, test: dict, val: dict[tuple[float, int], list[
 
 def threshold_rules_table(scores: pd.DataFrame) -> pd.DataFrame:
     """Per fraction and condition: test accuracy under each threshold rule, mean and 95 % CI over replicate
-    means (rule_scores' rows)."""
+    means (rule_scores' rows), the interval clipped to 0-100 % as the learning curve's."""
     rows = []
     for (f, c), g in scores.groupby(["fraction", "condition"]):
         by_rep = g.groupby("subset")[list(THRESHOLD_RULES)].mean()
         row = {"fraction": f, "condition": c, "replicates": len(by_rep)}
         for rule in THRESHOLD_RULES:
-            row[rule], row[f"{rule} low"], row[f"{rule} high"] = mean_ci(by_rep[rule].to_numpy())
+            mean, lo, hi = mean_ci(by_rep[rule].to_numpy())
+            row[rule], row[f"{rule} low"], row[f"{rule} high"] = mean, max(lo, 0.0), min(hi, 100.0)
         rows.append(row)
     return pd.DataFrame(rows)
 

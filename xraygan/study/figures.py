@@ -166,7 +166,7 @@ def plot_threshold_rules(rules: pd.DataFrame, name: str = "04_threshold_rules") 
     """Test accuracy against the training fraction under each threshold rule (analysis.THRESHOLD_RULES), one
     panel per condition, mean and 95 % CI over replicates: a rule whose line rises follows real data."""
     conditions = sorted(set(rules.condition))
-    fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions) + 2.0, 4.2), squeeze=False)
+    fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions) + 2.0, 4.2), squeeze=False, sharey=True)
     pal = dict(zip(THRESHOLD_RULES, sns.color_palette("Set1", len(THRESHOLD_RULES))))
     for ax, c in zip(axes[0], conditions):
         d = rules[rules.condition == c].sort_values("fraction")

@@ -608,7 +608,8 @@ def read_test_split(results: Path) -> dict | None:
 
 def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
     """runs.csv (one row per model) and the tables of analysis.compute_tables beside it: summary.csv,
-    paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv (+ _auc); returns the tables."""
+    paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv (+ _auc) and, where the rows
+    keep validation logits, threshold_rules.csv and threshold_rise.csv; returns the tables."""
     from xraygan.study.analysis import answer_table, compute_tables
 
     results = Path(results)
@@ -618,7 +619,9 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFram
     digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4}
     for name, t in tables.items():
         if len(t) or name in ("summary", "paired"):
-            t.round(digits.get(name, 1)).to_csv(results / f"{name}.csv", index=False)
+            exact = ("fraction", "from", "to")  # fractions keep their digits (0.02 is not 0.0)
+            rounded = t.round({c: digits.get(name, 1) for c in t.columns if c not in exact})
+            rounded.to_csv(results / f"{name}.csv", index=False)
     if len(tables["paired"]):
         answer_table(tables["paired"]).to_csv(results / "answer.csv", index=False)
     return tables
