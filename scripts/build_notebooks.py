@@ -246,7 +246,6 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
             "from xraygan.config import DataConfig\nfrom xraygan.paths import results_dir, runs_dir\n"
             "from IPython.display import Markdown, display\nfrom xraygan.study import analysis, report\n"
             "from xraygan.study.attention import attention_maps, attention_record, load_attention\n"
-            "from xraygan.study.protocol import PROTOCOL\n"
             "from xraygan.study.run import run_study\n"
             "from xraygan.study.variety import grid_gan_variety, variety_summary\n"
             "# inline copies at 80 dpi keep the notebook under 1 MB; the files under figures/ stay at 120 dpi\n"
@@ -303,7 +302,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "does not use more data, and the exchange rate (`exchange.csv`: how many real images 1,000 added images "
        "are worth) cannot be read off it."),
     code("if df.fraction.nunique() > 1:\n"
-         "    study_figures.plot_learning_curve(df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also),\n"
+         "    study_figures.plot_learning_curve(df, (rep.protocol.endpoint, *rep.protocol.exchange_also),\n"
          "                                      f'04_learning_curve_{shown}')"),
     md("## The verdict by the protocol\nThe protocol (README, *Protocol*; `xraygan/study/protocol.py`) fixes the "
        "primary endpoint, test accuracy at the validation-chosen threshold, and the rule: **helps** needs a mean "
@@ -314,7 +313,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "left of +3 rules out a 3-point gain; one that reaches past +3 leaves the question open unless its low "
        "end is above 0 and its mean at +3 or more."),
     code("if len(tables['verdict']):\n"
-         "    study_figures.plot_verdict(tables['verdict'], PROTOCOL, f'04_verdict_{shown}', rep.notes)"),
+         "    study_figures.plot_verdict(tables['verdict'], rep.protocol, f'04_verdict_{shown}', rep.notes)"),
     code("tables['verdict'].round(2)"),
     md("## The exchange rate\nFor each condition that adds images: the real images the baseline would need to "
        "score as it does, minus the real images it had, per 1,000 added images (a replicate bootstrap gives the "
@@ -366,9 +365,9 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("every = report.load_report(results_dir('full'), 'full', fallback=df_run, fallback_preset=PRESET)\n"
          "if every.committed and len(every.tables['verdict']):\n"
          "    display(Markdown(every.text))\n"
-         "    study_figures.plot_learning_curve(every.df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also),\n"
+         "    study_figures.plot_learning_curve(every.df, (every.protocol.endpoint, *every.protocol.exchange_also),\n"
          "                                      '04_learning_curve_full')\n"
-         "    study_figures.plot_verdict(every.tables['verdict'], PROTOCOL, '04_verdict_full', every.notes)"),
+         "    study_figures.plot_verdict(every.tables['verdict'], every.protocol, '04_verdict_full', every.notes)"),
     md("## Does accuracy follow real data under another threshold? (the `threshold_pilot`, 2 CPU cores)\n"
        "Every grid's endpoint, accuracy at the threshold chosen on validation, is flat from 10 % of the data on "
        "while its test AUC rises. The threshold pilot (written down in the README's *Protocol* before it ran) "
@@ -393,7 +392,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("varied = report.load_report(results_dir('paper_ms'), 'paper_ms', fallback=df_run, fallback_preset=PRESET)\n"
          "if varied.committed and len(varied.tables['verdict']):\n"
          "    display(Markdown(varied.text))\n"
-         "    study_figures.plot_verdict(varied.tables['verdict'], PROTOCOL, '04_verdict_paper_ms', varied.notes)"),
+         "    study_figures.plot_verdict(varied.tables['verdict'], varied.protocol, '04_verdict_paper_ms',\n"
+         "                               varied.notes)"),
     md("## The first grid of the protocol (archived)\nBefore the classifier was chosen again on validation, the "
        "`paper` preset ran with the original plan's width-8 classifier and the pilot's GANs: 146 models, 10 % "
        "with 11 replicates, the full split with three GAN seeds, six conditions including classic augmentation "

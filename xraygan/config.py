@@ -190,8 +190,15 @@ class StudyConfig:
     val_scaled: bool = False
     val_min_per_class: int = 20
     workers: int = 1  # parallel training processes (several fit on one GPU)
+    # the primary endpoint the grid's verdicts are read on (xraygan.study.protocol.ENDPOINTS); the protocol's
+    # unless a grid was written down with another (analysis only: it does not change what a row holds)
+    endpoint: str = "test_accuracy@t"
 
     def __post_init__(self) -> None:
+        from xraygan.study.protocol import ENDPOINTS
+
+        if self.endpoint not in ENDPOINTS:
+            raise ValueError(f"StudyConfig.endpoint={self.endpoint!r}: choose one of {ENDPOINTS}")
         if not self.fractions or any(not 0 < f <= 1 for f in self.fractions + self.curve_fractions):
             raise ValueError(f"StudyConfig.fractions={self.fractions}, curve_fractions: values in (0, 1]")
         if set(self.curve_fractions) & set(self.fractions):

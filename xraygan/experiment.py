@@ -329,6 +329,17 @@ PRESETS["threshold_pilot"] = {
     ),
 }
 
+# paper_cw: paper_ms's 10 % comparison on the endpoint the threshold pilot found to follow real data (written
+# down in the README's Protocol on 2026-11-27, before it ran): every condition trains with class weights
+# (inverse class frequency of its own training set) and the verdicts are read on test accuracy at 0.5. The
+# same nine subsets, GAN recipe and seeds as paper_ms, so its GANs are paper_ms's (run with --runs
+# runs/paper_ms: the GAN folders are keyed by settings and images, and nothing about the GANs changes).
+PRESETS["paper_cw"] = {
+    **PRESETS["paper_ms"],
+    "classifier": dataclasses.replace(STUDY_CLASSIFIER, cpu_bf16=True, channels_last=True, class_weighted=True),
+    "study": dataclasses.replace(PRESETS["paper_ms"]["study"], endpoint="test_accuracy"),
+}
+
 
 def _override(cfg: Any, value: Any, where: str) -> Any:
     """A stage config with overrides: a config instance replaces it, a dict replaces the named fields."""

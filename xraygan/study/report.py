@@ -274,25 +274,27 @@ class Report:
     committed: bool
     text: str  # the answer block, as in the README
     notes: dict  # (fraction, condition) -> '' or ' (interim: k of n models)', for plot_verdict
+    protocol: Protocol = PROTOCOL  # the protocol its verdicts are read by (its grid's endpoint)
 
 
 def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallback_preset: str) -> Report:
     """The committed grid of `results` (its runs.jsonl and test_split.json), or where none is committed (as
     under the test command, on a fresh clone without results) the caller's own models `fallback`."""
     from xraygan.study.analysis import compute_tables
-    from xraygan.study.run import load_results, read_test_split, read_val_split
+    from xraygan.study.run import load_results, protocol_of, read_test_split, read_val_split
 
     results = Path(results)
     committed = (results / "runs.jsonl").exists()
     df = load_results(results) if committed else fallback
     shown_preset = preset if committed else fallback_preset
-    tables = (
-        compute_tables(df, read_test_split(results), val=read_val_split(results)) if committed else compute_tables(df)
-    )
+    protocol = protocol_of(results) if committed else PROTOCOL
+    test, val = (read_test_split(results), read_val_split(results)) if committed else (None, None)
+    tables = compute_tables(df, test, protocol, val=val)
     planned = planned_per_cell(results) if committed else None
-    text = answer_markdown(df, tables, shown_preset, planned, folder=results_key(results) if committed else None)
+    folder = results_key(results) if committed else None
+    text = answer_markdown(df, tables, shown_preset, planned, protocol, folder)
     notes = interim_notes(df, tables["verdict"], planned)
-    return Report(df, tables, shown_preset, committed, text, notes)
+    return Report(df, tables, shown_preset, committed, text, notes, protocol)
 
 
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
@@ -300,14 +302,15 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     conditions on it; paired gains with the protocol's band; named after the results folder, which is the
     preset's name unless the grid was run elsewhere) and, given `readme`, its answer block."""
     from xraygan.paths import figures_dir, shown
-    from xraygan.study.run import load_results, write_tables
+    from xraygan.study.run import load_results, protocol_of, write_tables
 
     results = Path(results)
     df = load_results(results)
     tables = write_tables(df, results)
     key = results_key(results)
     planned = planned_per_cell(results)
-    text = answer_markdown(df, tables, preset, planned, folder=key)
+    protocol = protocol_of(results)
+    text = answer_markdown(df, tables, preset, planned, protocol, folder=key)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
@@ -315,14 +318,14 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
 
         names = []
         if df.fraction.nunique() > 1:
-            plot_learning_curve(df, (PROTOCOL.endpoint, *PROTOCOL.exchange_also), f"04_learning_curve_{results.name}")
+            plot_learning_curve(df, (protocol.endpoint, *protocol.exchange_also), f"04_learning_curve_{results.name}")
             names.append(f"04_learning_curve_{results.name}")
         if len(tables.get("threshold_rules", [])):
             plot_threshold_rules(tables["threshold_rules"], f"04_threshold_rules_{results.name}")
             names.append(f"04_threshold_rules_{results.name}")
         if len(tables.get("verdict", [])):
             notes = interim_notes(df, tables["verdict"], planned)
-            plot_verdict(tables["verdict"], PROTOCOL, f"04_verdict_{results.name}", notes)
+            plot_verdict(tables["verdict"], protocol, f"04_verdict_{results.name}", notes)
             names.append(f"04_verdict_{results.name}")
         out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
     if readme is not None:

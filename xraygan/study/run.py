@@ -33,6 +33,7 @@ from xraygan.paths import shown
 from xraygan.progress import tqdm
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.estimate import estimate_seconds, measure_rates, progress_table, write_progress
+from xraygan.study.protocol import PROTOCOL, Protocol
 
 GAN_MODES = {"dcgan": "per_class", "cgan": "conditional"}  # condition's GAN kind -> train_gans mode
 
@@ -401,7 +402,7 @@ def read_rows(path: str | Path) -> list[dict]:
 
 
 # Settings that only say which cells to run (more seeds, other fractions or conditions extend a results folder).
-_GRID_ONLY = ("fractions", "curve_fractions", "seeds", "conditions", "workers")
+_GRID_ONLY = ("fractions", "curve_fractions", "seeds", "conditions", "workers", "endpoint")
 # Replicate counts: more replicates extend a folder too, as long as every finished row keeps its replicate
 # (seed modulo the count), which check_results_folder verifies row by row.
 _REPLICATE_COUNTS = ("subsets", "replicates_full")
@@ -606,6 +607,16 @@ def read_test_split(results: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def protocol_of(results: str | Path) -> Protocol:
+    """The protocol a results folder's verdicts are read by: PROTOCOL, with the primary endpoint its grid was
+    written down with (config.json's study.endpoint; grids from before that field: the protocol's)."""
+    cfg = Path(results) / "config.json"
+    if not cfg.exists():
+        return PROTOCOL
+    endpoint = Experiment.from_dict(json.loads(cfg.read_text())["experiment"]).study.endpoint
+    return replace(PROTOCOL, endpoint=endpoint)
+
+
 def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
     """runs.csv (one row per model) and the tables of analysis.compute_tables beside it: summary.csv,
     paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv (+ _auc) and, where the rows
@@ -615,7 +626,7 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFram
     results = Path(results)
     logits = ["test_probs", "test_logits", "val_logits"]
     df.drop(columns=logits, errors="ignore").to_csv(results / "runs.csv", index=False)
-    tables = compute_tables(df, read_test_split(results), val=read_val_split(results))
+    tables = compute_tables(df, read_test_split(results), protocol_of(results), val=read_val_split(results))
     digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4}
     for name, t in tables.items():
         if len(t) or name in ("summary", "paired"):
