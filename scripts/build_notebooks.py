@@ -383,6 +383,15 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "    display(Markdown(rules.text))\n"
          "    study_figures.plot_threshold_rules(rules.tables['threshold_rules'],\n"
          "                                       '04_threshold_rules_threshold_pilot')"),
+    md("## DCGAN images on the endpoint that follows real data (the `paper_cw` grid, 2 CPU cores)\n"
+       "`paper_ms`'s 10 % comparison (nine replicates, the same subsets and mode-seeking GANs) with every "
+       "classifier trained with class weights and the verdicts read on test accuracy at 0.5 (README, *Protocol*; "
+       "`results/paper_cw/COMMAND.md`). Block and verdict figure are generated from its files in the same way."),
+    code("weighted = report.load_report(results_dir('paper_cw'), 'paper_cw', fallback=df_run, fallback_preset=PRESET)\n"
+         "if weighted.committed and len(weighted.tables['verdict']):\n"
+         "    display(Markdown(weighted.text))\n"
+         "    study_figures.plot_verdict(weighted.tables['verdict'], weighted.protocol, '04_verdict_paper_cw',\n"
+         "                               weighted.notes)"),
     md("## 10 % again, with GANs that keep their variety (the `paper_ms` grid, 2 CPU cores)\nThe `paper` "
        "grid's 10 % GANs predate mode seeking and repeat some NORMAL chests. `paper_ms` trains that fraction again "
        "(written down in the README's *Protocol* before it ran): the same nine subsets, GAN seeds, classifier "

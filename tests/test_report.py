@@ -179,3 +179,32 @@ def test_a_results_folder_is_named_by_its_path_under_results() -> None:
     begin, end = _markers("paper", "archive/paper_w8")
     assert "answer:archive/paper_w8 begin" in begin and "--results results/archive/paper_w8 --tables-only" in begin
     assert end == "<!-- answer:archive/paper_w8 end -->"
+
+
+def test_a_grid_written_down_with_another_endpoint_is_read_on_it(tmp_path: Path, monkeypatch) -> None:
+    """The pilot's rows, with its config.json naming accuracy at 0.5 as the primary endpoint (as paper_cw's
+    does): verdicts, answer block and learning curve are read on it, the rows stay resumable (the endpoint
+    does not shape a row), and an unknown endpoint is refused."""
+    from xraygan.config import StudyConfig
+    from xraygan.study.run import check_results_folder, protocol_of
+
+    res = _pilot_copy(tmp_path / "pilot_at_half", monkeypatch)
+    saved = json.loads((res / "config.json").read_text())
+    other = json.loads(json.dumps(saved))
+    other["experiment"]["study"]["endpoint"] = "test_accuracy"
+    (res / "config.json").write_text(json.dumps(other))
+    assert protocol_of(res).endpoint == "test_accuracy" and protocol_of(PILOT).endpoint == "test_accuracy@t"
+    check_results_folder(res, saved)  # resuming with the protocol's endpoint is not refused
+    write_report(res, "pilot", figures=False)
+    verdict = pd.read_csv(res / "verdict.csv")
+    assert set(verdict.endpoint) == {"test_accuracy"}
+    df = load_results(res)
+    gain = compute_tables(df, read_test_split(res))["paired"]
+    row = gain[(gain.fraction == 0.1) & (gain.condition == "dcgan_100") & (gain.versus == "baseline")].iloc[0]
+    assert verdict[(verdict.fraction == 0.1) & (verdict.condition == "dcgan_100")]["vs baseline"].iloc[0] == (
+        pytest.approx(row["test_accuracy diff"], abs=1e-3)
+    )
+    text = (res / "ANSWER.md").read_text()
+    assert "Endpoint: test accuracy at 0.5" in text and "| test accuracy at 0.5 (%) |" in text
+    with pytest.raises(ValueError, match="StudyConfig.endpoint"):
+        StudyConfig(endpoint="val_auc")
