@@ -320,7 +320,7 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
         if df.fraction.nunique() > 1:
             plot_learning_curve(df, (protocol.endpoint, *protocol.exchange_also), f"04_learning_curve_{results.name}")
             names.append(f"04_learning_curve_{results.name}")
-        if len(tables.get("threshold_rules", [])):
+        if df.fraction.nunique() > 1 and len(tables.get("threshold_rules", [])):  # a curve per rule
             plot_threshold_rules(tables["threshold_rules"], f"04_threshold_rules_{results.name}")
             names.append(f"04_threshold_rules_{results.name}")
         if len(tables.get("verdict", [])):
