@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xraygan.classifier import predict, train_classifier
+from xraygan.classifier import predict, sigmoid, train_classifier
 from xraygan.classifier_stack import StackedSimpleCNN, train_classifiers
 from xraygan.config import ClassifierConfig
 from xraygan.data.phantom import phantom_set
@@ -70,6 +70,10 @@ def test_stacked_training_matches_one_at_a_time(recipe: dict) -> None:
             assert ht["val_loss"] == pytest.approx(ha["val_loss"], rel=0.05)
         off = abs(predict(t.model, val, cpu) - predict(a.model, val, cpu)).max()
         assert off < 0.03
+        # the validation logits a model keeps are its selected weights' (what chose its threshold)
+        assert t.val_logits.shape == a.val_logits.shape == (len(val),)
+        assert (predict(a.model, val, cpu) == sigmoid(a.val_logits)).all()
+        assert abs(sigmoid(t.val_logits) - predict(t.model, val, cpu)).max() < 1e-4
         assert t.threshold == pytest.approx(a.threshold, abs=0.03)
         # the weights say which model it is, however little it learnt: another seed's are far off
         other = alone[(k + 1) % 3]

@@ -177,17 +177,16 @@ def test_plateau_midpoint_is_the_middle_of_the_best_thresholds() -> None:
 def test_threshold_rules_and_their_rise_with_real_data(tmp_path, monkeypatch) -> None:
     """Test labels [0, 0, 1, 1]; a model whose test logits are [-1, 0.4, 0.6, 2] scores 50 % at its validation
     threshold 0.9 (logit 2.2: calls no image pneumonia), 75 % at 0.5 (logit 0) and 100 % at a validation
-    midpoint of 0.5 (logit). Rows at 10 % score like that; rows at 100 % score 100 % under every rule: the
-    rise is +50 / +25 / 0 points, the last with no spread (no interval)."""
-    from scipy.special import logit
-
+    midpoint of 0.5 (logit). Rows at 10 % score like that (the first two are the row's stored accuracies, the
+    midpoint is read from its logits); rows at 100 % score 100 % under every rule: the rise is +50 / +25 / 0
+    points, the last with no spread (no interval)."""
     from xraygan.study.analysis import rise_table, rule_scores, threshold_rules_table
 
     test = {"labels": [0, 0, 1, 1]}
     rows = []
-    for f, z_test, t, z_val in (
-        (0.1, [-1.0, 0.4, 0.6, 2.0], 0.9, [-1.0, 0.0, 1.0, 2.0]),  # val run (0, 1]: midpoint 0.5
-        (1.0, [-2.0, -1.0, 1.0, 2.0], 0.5, [-1.0, 0.0, 1.0, 2.0]),
+    for f, z_test, acc_t, acc_half, z_val in (
+        (0.1, [-1.0, 0.4, 0.6, 2.0], 0.5, 0.75, [-1.0, 0.0, 1.0, 2.0]),  # val run (0, 1]: midpoint 0.5
+        (1.0, [-2.0, -1.0, 1.0, 2.0], 1.0, 1.0, [-1.0, 0.0, 1.0, 2.0]),
     ):
         for subset in range(3):
             rows.append(
@@ -195,14 +194,14 @@ def test_threshold_rules_and_their_rise_with_real_data(tmp_path, monkeypatch) ->
                     "fraction": f,
                     "condition": "baseline",
                     "subset": subset,
-                    "threshold": t,
+                    "test_accuracy@t": acc_t,
+                    "test_accuracy": acc_half,
                     "test_logits": z_test,
                     "val_logits": z_val,
                 }
             )
     val = {(f, s): [0, 0, 1, 1] for f in (0.1, 1.0) for s in range(3)}
     scores = rule_scores(pd.DataFrame(rows), test, val)
-    assert logit(0.9) > 2.0
     first = scores[scores.fraction == 0.1].iloc[0]
     assert (first["validation-chosen"], first["0.5"], first["validation midpoint"]) == (50.0, 75.0, 100.0)
     table = threshold_rules_table(scores).set_index("fraction")

@@ -29,6 +29,7 @@ class TrainedClassifier:
     threshold: float  # chosen on validation (max balanced accuracy)
     val: dict  # validation metrics at the chosen step, at 0.5 and at the chosen threshold
     history: list[dict] = field(default_factory=list)  # val AUC per evaluation
+    val_logits: np.ndarray | None = None  # the selected weights' validation logits (what chose the threshold)
 
 
 class GuardedTest:
@@ -203,11 +204,13 @@ def train_classifier(
         judged = ema.module if ema is not None else model  # what is validated, selected and returned
 
         def on_eval(step: int) -> None:
-            p = predict(judged, val, dev)
+            logits = predict_logits(judged, val, dev)
+            p = sigmoid(logits)
             scores, score = validation_score(y_val, p, cfg.select_on)  # score: higher is better
             history.append({"step": offset + step, **scores})
             if score > best["score"]:
-                best.update(score=score, step=offset + step, state=copy.deepcopy(judged.state_dict()), p=p)
+                state = copy.deepcopy(judged.state_dict())
+                best.update(score=score, step=offset + step, state=state, p=p, logits=logits)
 
         bar = tqdm(total=cfg.steps, desc="classifier", disable=not progress, leave=False)
         if pretrain is not None and pretrain_steps:
@@ -217,7 +220,7 @@ def train_classifier(
     model.load_state_dict(best["state"])
     model.eval()
     t, val_m = selection(y_val, best["p"])
-    return TrainedClassifier(model, best["step"], t, val_m, history)
+    return TrainedClassifier(model, best["step"], t, val_m, history, best["logits"])
 
 
 def evaluate_test(tc: TrainedClassifier, test: GuardedTest, device: str | None = None) -> dict:

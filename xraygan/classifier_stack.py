@@ -25,6 +25,7 @@ from xraygan.classifier import (
     loss_weights,
     optimiser,
     selection,
+    sigmoid,
     train_autocast,
     validation_score,
     weight_average,
@@ -171,17 +172,18 @@ def train_classifiers(
             if ema is not None:
                 ema.update_parameters(net)
             if step % c0.eval_every == 0:
-                p_all = _predict_all(judged, val, dev)
+                logits_all = _logits_all(judged, val, dev)
+                p_all = sigmoid(logits_all)
                 for j in range(k):
                     p = p_all[:, j]
                     scores, score = validation_score(y_val, p, c0.select_on)  # as alone
                     history[j].append({"step": step, **scores})
                     if score > best[j]["score"]:
-                        best[j].update(score=score, step=step, model=judged.unstack(j), p=p)
+                        best[j].update(score=score, step=step, model=judged.unstack(j), p=p, logits=logits_all[:, j])
     out = []
     for b, h in zip(best, history):
         t, val_m = selection(y_val, b["p"])
-        out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, h))
+        out.append(TrainedClassifier(b["model"].to(dev), b["step"], t, val_m, h, b["logits"]))
     return out
 
 
@@ -201,11 +203,11 @@ def _pool(trains: list[ImageSet], dev: torch.device) -> tuple[torch.Tensor, torc
 
 
 @torch.no_grad()
-def _predict_all(net: StackedSimpleCNN, ds: ImageSet, dev: torch.device, batch: int = 512) -> np.ndarray:
-    """P(PNEUMONIA) of every model for every image: (N, K)."""
+def _logits_all(net: StackedSimpleCNN, ds: ImageSet, dev: torch.device, batch: int = 512) -> np.ndarray:
+    """The PNEUMONIA logit of every model for every image: (N, K)."""
     net.eval()
     out = []
     for s in range(0, len(ds), batch):
         x = to_unit(ds.images[s : s + batch].to(dev))  # (B, 1, S, S)
-        out.append(torch.sigmoid(net(x.expand(-1, net.k, -1, -1).contiguous())).cpu())
+        out.append(net(x.expand(-1, net.k, -1, -1).contiguous()).float().cpu())
     return torch.cat(out).numpy()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
+from scipy.special import expit
 
 from xraygan.metrics import plateau_midpoint
 from xraygan.study.conditions import parse_condition
@@ -352,19 +352,23 @@ THRESHOLD_RULES = {
 
 def rule_scores(df: pd.DataFrame, test: dict, val: dict[tuple[float, int], list[int]]) -> pd.DataFrame:
     """Per result row (fraction, condition, subset): its test accuracy (%) under each threshold rule of
-    THRESHOLD_RULES, from its stored logits. `val`: the validation labels each replicate selected on
-    ({(fraction, subset): labels}, run.read_val_split); the midpoint needs them and the row's validation
-    logits (NaN without)."""
+    THRESHOLD_RULES. The validation-chosen threshold and 0.5 are the row's own test_accuracy@t and
+    test_accuracy; the midpoint is read from its stored validation logits, with the validation labels each
+    replicate selected on (`val`: {(fraction, subset): labels}, run.read_val_split), and applied to its test
+    logits (NaN without them)."""
     y_test = np.asarray(test["labels"])
     out = []
     for _, r in df.iterrows():
-        z = np.asarray(r["test_logits"], dtype=np.float64)
         y_val, z_val = val.get((float(r.fraction), int(r.subset))), r.get("val_logits")
         mid = float("nan")
         if y_val is not None and isinstance(z_val, list) and len(z_val) == len(y_val):
-            mid = plateau_midpoint(np.asarray(y_val), np.asarray(z_val, dtype=np.float64))
-        cuts = {"validation-chosen": float(logit(r["threshold"])), "validation midpoint": mid, "0.5": 0.0}
-        acc = {k: float(100 * ((z >= c) == y_test).mean()) if not np.isnan(c) else np.nan for k, c in cuts.items()}
+            cut = plateau_midpoint(np.asarray(y_val), np.asarray(z_val, dtype=np.float64))
+            mid = float(100 * ((np.asarray(r["test_logits"]) >= cut) == y_test).mean())
+        acc = {
+            "validation-chosen": 100 * r["test_accuracy@t"],
+            "validation midpoint": mid,
+            "0.5": 100 * r["test_accuracy"],
+        }
         out.append({"fraction": r.fraction, "condition": r.condition, "subset": r.subset, **acc})
     return pd.DataFrame(out)
 

@@ -14,6 +14,7 @@ from sklearn.metrics import roc_curve
 from xraygan.figures import save
 from xraygan.info import CLASSES
 from xraygan.study.analysis import THRESHOLD_RULES, learning_curve, probabilities_on_test
+from xraygan.study.protocol import endpoint_label
 
 
 def _fraction_axis(ax, fractions: list[float]) -> None:
@@ -124,8 +125,6 @@ def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name
     per endpoint (the protocol's, then those it also reads an exchange rate on), with every other condition
     placed at the real images it had (its added images are not counted on the x axis): a condition above the
     curve does what more real images would do."""
-    from xraygan.study.report import endpoint_label
-
     endpoints = (endpoints,) if isinstance(endpoints, str) else tuple(endpoints)
     others = sorted(set(df.condition) - {"baseline"})
     pal = sns.color_palette("tab10", max(1, len(others)))
@@ -225,8 +224,7 @@ def plot_verdict(
     ax.set_yticks(range(len(v)))
     ax.set_yticklabels([f"{f:.0%}  {c} vs {ref}" for f, c, ref in zip(v.fraction, v.condition, v.reference)][::-1])
     ax.tick_params(axis="y", labelsize=8)
-    label = protocol.endpoint.replace("test_", "test ").replace("_", " ").replace("@t", " at the validation threshold")
-    ax.set_xlabel(f"paired gain in {label} (points)")
+    ax.set_xlabel(f"paired gain in {endpoint_label(protocol.endpoint)} (points)")
     ax.set_title(  # the band is named here, not in a legend box that could hide an interval
         "filled: against the reference; hollow: against the count-matched control; 95 % CI over replicates\n"
         f"grey band: ±{protocol.goal:g} points; an interval that ends left of +{protocol.goal:g} rules out a "

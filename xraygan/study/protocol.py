@@ -10,6 +10,17 @@ from dataclasses import dataclass
 ENDPOINTS = ("test_accuracy@t", "test_balanced_accuracy@t", "test_accuracy", "test_balanced_accuracy", "test_auc")
 
 
+def endpoint_label(endpoint: str) -> str:
+    """How the README, the answer blocks and the figures name an endpoint."""
+    return {
+        "test_accuracy@t": "test accuracy at the validation-chosen threshold",
+        "test_balanced_accuracy@t": "test balanced accuracy at the validation-chosen threshold",
+        "test_accuracy": "test accuracy at 0.5",
+        "test_balanced_accuracy": "test balanced accuracy at 0.5",
+        "test_auc": "test AUC",
+    }[endpoint]
+
+
 @dataclass(frozen=True)
 class Protocol:
     # primary endpoint: test accuracy at the threshold chosen on validation (the seed goal asks for accuracy;

@@ -15,7 +15,7 @@ import pandas as pd
 from xraygan.experiment import Experiment
 from xraygan.study.analysis import THRESHOLD_RULES, exchange_key
 from xraygan.study.conditions import parse_condition
-from xraygan.study.protocol import PROTOCOL, Protocol
+from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
 
 MINUS = "\u2212"
 
@@ -35,16 +35,6 @@ def interval(mean: float, low: float, high: float, digits: int = 1, sign: bool =
     if math.isnan(low) or math.isnan(high):
         return f"{f(mean)}, no interval"
     return f"{f(mean)} [{f(low)}, {f(high)}]"
-
-
-def endpoint_label(endpoint: str) -> str:
-    return {
-        "test_accuracy@t": "test accuracy at the validation-chosen threshold",
-        "test_balanced_accuracy@t": "test balanced accuracy at the validation-chosen threshold",
-        "test_accuracy": "test accuracy at 0.5",
-        "test_balanced_accuracy": "test balanced accuracy at 0.5",
-        "test_auc": "test AUC",
-    }[endpoint]
 
 
 def planned_models(results: Path) -> int | None:

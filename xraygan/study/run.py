@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from xraygan.checkpoint import describe_diff, flat_diff
-from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, predict_logits, train_classifier
+from xraygan.classifier import GuardedTest, TrainedClassifier, evaluate_test, train_classifier
 from xraygan.classifier_stack import train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig, StudyConfig
 from xraygan.data import ImageSet, Splits, load_splits
@@ -268,13 +268,12 @@ def _trained_row(plan: CellPlan, tc: TrainedClassifier) -> dict:
     """What a result row says about training: the cell, the selected step, the validation threshold and
     metrics, and the validation logits of the selected weights (5 decimals, as the test logits), from which
     any threshold rule that uses validation only can be recomputed without training again."""
-    logits = predict_logits(tc.model, plan.val, next(tc.model.parameters()).device)
     return {
         **plan.row,
         "best_step": tc.best_step,
         "threshold": tc.threshold,
         **tc.val,
-        "val_logits": [round(float(x), 5) for x in logits],
+        "val_logits": [round(float(x), 5) for x in tc.val_logits],
     }
 
 
