@@ -349,6 +349,39 @@ def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> No
     assert len(df) == 10 and set(df.test_reads) == {1}
 
 
+def test_replicates_whose_gans_are_trained_run_first_and_whole(tmp_path, monkeypatch) -> None:
+    """A grid that finds some replicates' GANs already trained (another grid's checkpoints) trains those
+    replicates' classifiers before it trains any GAN, each replicate still whole (its curve cells with it)."""
+    import xraygan.study.run as run_mod
+    from xraygan.config import DataConfig
+    from xraygan.data import load_splits
+
+    exp = build_experiment(
+        "smoke",
+        data=DataConfig(source="phantom", phantom_per_class=24),
+        study={
+            "fractions": (0.5,),
+            "curve_fractions": (0.25,),
+            "seeds": 2,
+            "subsets": 2,
+            "conditions": ("baseline", "dcgan_50"),
+        },
+    )
+    runs, store = tmp_path / "runs", tmp_path / "res" / "runs.jsonl"
+    run_mod.prepare_gans(exp, load_splits(exp.data, progress=False), runs, "cpu", progress=False, jobs=[(0.5, 1)])
+    calls: list[tuple[list, int]] = []
+    real = run_mod.prepare_gans
+    monkeypatch.setattr(
+        run_mod,
+        "prepare_gans",
+        lambda *a, jobs=None, **k: calls.append((jobs, len(run_mod.read_rows(store)))) or real(*a, jobs=jobs, **k),
+    )
+    run_mod.run_study(exp, tmp_path / "res", runs, device="cpu", progress=False)
+    order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]
+    assert order == [(1, 0.5)] * 2 + [(1, 0.25)] + [(0, 0.5)] * 2 + [(0, 0.25)]
+    assert calls == [([(0.5, 1)], 0), ([(0.5, 0)], 3)]  # replicate 1's GANs are found, not trained again
+
+
 def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path, monkeypatch) -> None:
     from xraygan.config import DataConfig
     from xraygan.data import load_splits

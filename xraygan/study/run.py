@@ -124,6 +124,16 @@ def _needs_gans(cells: list[Cell]) -> bool:
     return any(parse_condition(c.condition).gan for c in cells)
 
 
+def ready_replicates_first(
+    exp: Experiment, splits: Splits, runs: Path, groups: list[tuple[float, int, list[Cell]]]
+) -> list[tuple[float, int, list[Cell]]]:
+    """The replicate groups with the replicates whose GANs are all trained (or that need none) first, each
+    replicate kept whole and in its order: a run stopped while it trains GANs has not left waiting a classifier
+    whose GANs were already there (e.g. a grid that reuses another's checkpoints, --runs, and lacks a few)."""
+    waiting = {r for f, r, cells in groups if _needs_gans(cells) and gan_steps_left(exp, splits, runs, [(f, r)])}
+    return sorted(groups, key=lambda g: g[1] in waiting)
+
+
 def prepare_gans(
     exp: Experiment,
     splits: Splits,
@@ -520,7 +530,8 @@ def run_study(
 
     # only the replicates with models left train GANs (serially each just before its cells; with workers or
     # on a GPU all of them first); a finished replicate's GANs are not made again on a fresh machine
-    pending = [(f, r) for f, r, group in replicate_major(exp, cells) if _needs_gans(group)]
+    groups = ready_replicates_first(exp, splits, runs, replicate_major(exp, cells))
+    pending = [(f, r) for f, r, group in groups if _needs_gans(group)]
     if estimate_only or (estimate if estimate is not None else progress):
         left = gan_steps_left(exp, splits, runs, pending)
         if left or cells:
@@ -554,7 +565,7 @@ def run_study(
                     keep(row)
         else:
             pools: dict = {}
-            for f, r, group in replicate_major(exp, cells):
+            for f, r, group in groups:
                 if _needs_gans(group):
                     bar.set_postfix_str(f"GANs of replicate {r} at {f:g}")
                     prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)])
