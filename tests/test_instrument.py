@@ -180,7 +180,7 @@ def test_threshold_rules_and_their_rise_with_real_data(tmp_path, monkeypatch) ->
     midpoint of 0.5 (logit). Rows at 10 % score like that (the first two are the row's stored accuracies, the
     midpoint is read from its logits); rows at 100 % score 100 % under every rule: the rise is +50 / +25 / 0
     points, the last with no spread (no interval)."""
-    from xraygan.study.analysis import rise_table, rule_scores, threshold_rules_table
+    from xraygan.study.thresholds import rise_table, rule_scores, threshold_rules_table
 
     test = {"labels": [0, 0, 1, 1]}
     rows = []

@@ -13,8 +13,9 @@ from sklearn.metrics import roc_curve
 
 from xraygan.figures import save
 from xraygan.info import CLASSES
-from xraygan.study.analysis import THRESHOLD_RULES, learning_curve, probabilities_on_test
+from xraygan.study.analysis import learning_curve, probabilities_on_test
 from xraygan.study.protocol import endpoint_label
+from xraygan.study.thresholds import THRESHOLD_RULES
 
 
 def _fraction_axis(ax, fractions: list[float]) -> None:
@@ -162,7 +163,7 @@ def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name
 
 
 def plot_threshold_rules(rules: pd.DataFrame, name: str = "04_threshold_rules") -> Figure:
-    """Test accuracy against the training fraction under each threshold rule (analysis.THRESHOLD_RULES), one
+    """Test accuracy against the training fraction under each threshold rule (thresholds.THRESHOLD_RULES), one
     panel per condition, mean and 95 % CI over replicates: a rule whose line rises follows real data."""
     conditions = sorted(set(rules.condition))
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions) + 2.0, 4.2), squeeze=False, sharey=True)

@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from xraygan.experiment import Experiment
-from xraygan.study.analysis import THRESHOLD_RULES, exchange_key
+from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
+from xraygan.study.thresholds import THRESHOLD_RULES
 
 MINUS = "\u2212"
 
