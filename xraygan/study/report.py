@@ -4,7 +4,6 @@ block in the README between two markers, and the report figures. `python -m xray
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from xraygan.experiment import Experiment
 from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
@@ -46,13 +44,10 @@ def planned_models(results: Path) -> int | None:
 
 def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
     """Models the grid of a results folder plans per (fraction, condition), from its config.json."""
-    from xraygan.study.run import planned_cells
+    from xraygan.study.run import planned_cells, saved_experiment
 
-    cfg = Path(results) / "config.json"
-    if not cfg.exists():
-        return None
-    cells = planned_cells(Experiment.from_dict(json.loads(cfg.read_text())["experiment"]))
-    return dict(Counter((c.fraction, c.condition) for c in cells))
+    exp = saved_experiment(results)
+    return None if exp is None else dict(Counter((c.fraction, c.condition) for c in planned_cells(exp)))
 
 
 def interim_notes(

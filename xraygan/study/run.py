@@ -617,14 +617,17 @@ def read_test_split(results: Path) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def saved_experiment(results: str | Path) -> Experiment | None:
+    """The experiment a results folder's rows were made with (its config.json), or None without one."""
+    cfg = Path(results) / "config.json"
+    return Experiment.from_dict(json.loads(cfg.read_text())["experiment"]) if cfg.exists() else None
+
+
 def protocol_of(results: str | Path) -> Protocol:
     """The protocol a results folder's verdicts are read by: PROTOCOL, with the primary endpoint its grid was
     written down with (config.json's study.endpoint; grids from before that field: the protocol's)."""
-    cfg = Path(results) / "config.json"
-    if not cfg.exists():
-        return PROTOCOL
-    endpoint = Experiment.from_dict(json.loads(cfg.read_text())["experiment"]).study.endpoint
-    return replace(PROTOCOL, endpoint=endpoint)
+    exp = saved_experiment(results)
+    return PROTOCOL if exp is None else replace(PROTOCOL, endpoint=exp.study.endpoint)
 
 
 def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
