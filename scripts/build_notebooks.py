@@ -384,12 +384,16 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "    study_figures.plot_threshold_rules(rules.tables['threshold_rules'],\n"
          "                                       '04_threshold_rules_threshold_pilot')"),
     md("## DCGAN images on the endpoint that follows real data (the `paper_cw` grid, 2 CPU cores)\n"
-       "`paper_ms`'s 10 % comparison (nine replicates, the same subsets and mode-seeking GANs) with every "
-       "classifier trained with class weights and the verdicts read on test accuracy at 0.5 (README, *Protocol*; "
-       "`results/paper_cw/COMMAND.md`). Block and verdict figure are generated from its files in the same way."),
+       "`paper_ms`'s 10 % comparison (nine replicates, the same subsets and mode-seeking GANs) and `paper`'s full "
+       "split (ten GAN seeds, the same GAN checkpoints), with every classifier trained with class weights and the "
+       "verdicts read on test accuracy at 0.5 (README, *Protocol*; `results/paper_cw/COMMAND.md`). Block, "
+       "learning curve and verdict figure are generated from its files in the same way."),
     code("weighted = report.load_report(results_dir('paper_cw'), 'paper_cw', fallback=df_run, fallback_preset=PRESET)\n"
          "if weighted.committed and len(weighted.tables['verdict']):\n"
          "    display(Markdown(weighted.text))\n"
+         "    if weighted.df.fraction.nunique() > 1:\n"
+         "        study_figures.plot_learning_curve(weighted.df, (weighted.protocol.endpoint,\n"
+         "                                          *weighted.protocol.exchange_also), '04_learning_curve_paper_cw')\n"
          "    study_figures.plot_verdict(weighted.tables['verdict'], weighted.protocol, '04_verdict_paper_cw',\n"
          "                               weighted.notes)"),
     md("## 10 % again, with GANs that keep their variety (the `paper_ms` grid, 2 CPU cores)\nThe `paper` "
