@@ -317,6 +317,20 @@ def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:
         ClassifierConfig(select_on="accuracy")
 
 
+def _record_gan_calls(monkeypatch, store) -> list[tuple[list, int]]:
+    """Every prepare_gans call of a study as (its jobs, the rows written before it); the GANs still train."""
+    import xraygan.study.run as run_mod
+
+    calls: list[tuple[list, int]] = []
+    real = run_mod.prepare_gans
+    monkeypatch.setattr(
+        run_mod,
+        "prepare_gans",
+        lambda *a, jobs=None, **k: calls.append((jobs, len(run_mod.read_rows(store)))) or real(*a, jobs=jobs, **k),
+    )
+    return calls
+
+
 def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> None:
     """A study stopped part way leaves whole replicates: replicate 1's GANs are trained only after every
     cell of replicate 0 (at every fraction) is written, and the learning-curve cells come with their replicate."""
@@ -335,13 +349,7 @@ def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> No
         },
     )
     store = tmp_path / "res" / "runs.jsonl"
-    calls: list[tuple[list, int]] = []
-    real = run_mod.prepare_gans
-    monkeypatch.setattr(
-        run_mod,
-        "prepare_gans",
-        lambda *a, jobs=None, **k: calls.append((jobs, len(run_mod.read_rows(store)))) or real(*a, jobs=jobs, **k),
-    )
+    calls = _record_gan_calls(monkeypatch, store)
     df = run_mod.run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
     assert calls == [([(0.5, 0)], 0), ([(1.0, 0)], 2), ([(0.5, 1)], 7)]
     order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]
@@ -369,13 +377,7 @@ def test_replicates_whose_gans_are_trained_run_first_and_whole(tmp_path, monkeyp
     )
     runs, store = tmp_path / "runs", tmp_path / "res" / "runs.jsonl"
     run_mod.prepare_gans(exp, load_splits(exp.data, progress=False), runs, "cpu", progress=False, jobs=[(0.5, 1)])
-    calls: list[tuple[list, int]] = []
-    real = run_mod.prepare_gans
-    monkeypatch.setattr(
-        run_mod,
-        "prepare_gans",
-        lambda *a, jobs=None, **k: calls.append((jobs, len(run_mod.read_rows(store)))) or real(*a, jobs=jobs, **k),
-    )
+    calls = _record_gan_calls(monkeypatch, store)
     run_mod.run_study(exp, tmp_path / "res", runs, device="cpu", progress=False)
     order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]
     assert order == [(1, 0.5)] * 2 + [(1, 0.25)] + [(0, 0.5)] * 2 + [(0, 0.25)]
