@@ -339,7 +339,10 @@ PRESETS["threshold_pilot"] = {
 # (run with --runs runs/paper; seeds 3-9 are there, checked within both classes' variety limits, and train
 # first; seeds 0-2 are trained again, about 13 min each on 2 cores). Ten: stats.seeds_needed gives 7 for 80 %
 # power at +3 points from paper_cw's paired SD at 10 % (2.2 points against the baseline, 1.9 against the
-# control); ten cover an SD up to 2.9, and match paper's full split.
+# control); ten cover an SD up to 2.9, and match paper's full split. Extended again the same day (README,
+# Protocol; after the full-split verdicts, before any new model) by DCGAN images balancing NORMAL up to the
+# PNEUMONIA count and its count-matched control, trained on the full split first (--train-fractions 1.0):
+# the one GAN use `full` left unresolved, on this endpoint, with the same ten GAN sets (no GAN trained).
 PRESETS["paper_cw"] = {
     **PRESETS["paper_ms"],
     "classifier": dataclasses.replace(STUDY_CLASSIFIER, cpu_bf16=True, channels_last=True, class_weighted=True),
@@ -348,6 +351,7 @@ PRESETS["paper_cw"] = {
         fractions=(0.1, 1.0),
         seeds=(9, 10),  # one classifier per replicate at 10 %, one per GAN seed on the full split
         replicates_full=10,
+        conditions=("baseline", "dup_real_100", "dcgan_100", "dup_real_balance", "dcgan_balance"),
         endpoint="test_accuracy",
     ),
 }
