@@ -385,7 +385,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "                                       '04_threshold_rules_threshold_pilot')"),
     md("## DCGAN images on the endpoint that follows real data (the `paper_cw` grid, 2 CPU cores)\n"
        "`paper_ms`'s 10 % comparison (nine replicates, the same subsets and mode-seeking GANs) and `paper`'s full "
-       "split (ten GAN seeds, the same GAN checkpoints), with every classifier trained with class weights and the "
+       "split (ten GAN seeds, the same GAN checkpoints; DCGAN balancing and its control on the full split only), "
+       "with every classifier trained with class weights and the "
        "verdicts read on test accuracy at 0.5 (README, *Protocol*; `results/paper_cw/COMMAND.md`). Block, "
        "learning curve and verdict figure are generated from its files in the same way."),
     code("weighted = report.load_report(results_dir('paper_cw'), 'paper_cw', fallback=df_run, fallback_preset=PRESET)\n"
@@ -420,8 +421,9 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "conclusion in words, for a grid only once it has finished. On the endpoint that follows real data "
        "(accuracy at 0.5 after class-weighted training; `paper_cw`), ten times more real images add +3.5 points, "
        "while DCGAN images **do not reach +3** at 10 % (+0.3, nine replicates) and on the full split **lower** "
-       "test accuracy by 2.5 points [−4.8, −0.3] (ten GAN seeds; −2.1 against as many duplicated real images): "
-       "the classifier calls more real NORMAL children pneumonia. The other grids are read at the "
+       "test accuracy by 2.5 points [−4.8, −0.3] (ten GAN seeds; −2.1 against as many duplicated real images), "
+       "and balancing the classes with them by 6.9 [−8.3, −5.6]: the classifier calls more real NORMAL "
+       "children pneumonia. The other grids are read at the "
        "validation-chosen threshold. In the `full` grid at 10 % (13 replicates) "
        "**no condition reaches +3** points against the baseline, and every GAN condition's mean lies within half "
        "a point of its count-matched control's: neither kind of GAN, neither amount, neither use (added or "
