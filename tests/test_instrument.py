@@ -212,8 +212,11 @@ def test_threshold_rules_and_their_rise_with_real_data(tmp_path, monkeypatch) ->
     from xraygan.study.figures import plot_threshold_rules
 
     monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path))
-    fig = plot_threshold_rules(threshold_rules_table(scores), "rules")  # one panel per condition, a line per rule
+    one_point = scores[scores.fraction == 1.0].assign(condition="dcgan_balance")  # full split only: no curve
+    table = threshold_rules_table(pd.concat([scores, one_point]))
+    fig = plot_threshold_rules(table, "rules")  # a panel per condition with a curve, a line per rule
     assert (tmp_path / "rules.png").exists() and len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 3
+    assert fig.axes[0].get_title() == "baseline"
     no_val = rule_scores(pd.DataFrame(rows), test, {})  # without the validation labels: no midpoint
     assert no_val["validation midpoint"].isna().all() and not no_val["0.5"].isna().any()
 

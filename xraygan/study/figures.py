@@ -164,8 +164,10 @@ def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name
 
 def plot_threshold_rules(rules: pd.DataFrame, name: str = "04_threshold_rules") -> Figure:
     """Test accuracy against the training fraction under each threshold rule (thresholds.THRESHOLD_RULES), one
-    panel per condition, mean and 95 % CI over replicates: a rule whose line rises follows real data."""
-    conditions = sorted(set(rules.condition))
+    panel per condition that has a curve (more than one fraction; all conditions where none has), mean and 95 %
+    CI over replicates: a rule whose line rises follows real data."""
+    per = rules.groupby("condition").fraction.nunique()
+    conditions = sorted(per.index[per > 1]) or sorted(per.index)
     fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions) + 2.0, 4.2), squeeze=False, sharey=True)
     pal = dict(zip(THRESHOLD_RULES, sns.color_palette("Set1", len(THRESHOLD_RULES))))
     for ax, c in zip(axes[0], conditions):
