@@ -101,6 +101,13 @@ def test_keyed_dir_names_the_differing_field(tmp_path: Path) -> None:
     (b / "key.json").write_text(json.dumps({"gan": {"ngf": 99, "lr": 1e-3}, "n": 3}))  # an edited key
     with pytest.raises(CheckpointError, match="gan.ngf: 99 there, 16 here"):
         keyed_dir(tmp_path, "f1_s0", {"gan": {"ngf": 16, "lr": 1e-3}, "n": 3})
+    with pytest.raises(CheckpointError, match="gan.ngf: 99 there, 16 here"):  # a look-up checks the key too
+        keyed_dir(tmp_path, "f1_s0", {"gan": {"ngf": 16, "lr": 1e-3}, "n": 3}, create=False)
+    before = sorted(tmp_path.rglob("*"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and neither warns nor makes anything
+        c = keyed_dir(tmp_path, "f1_s0", {"gan": {"ngf": 32, "lr": 1e-3}, "n": 3}, create=False)
+    assert c not in (a, b) and sorted(tmp_path.rglob("*")) == before
 
 
 def test_gan_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> None:

@@ -379,7 +379,11 @@ def test_replicates_whose_gans_are_trained_run_first_and_whole(tmp_path, monkeyp
         },
     )
     runs, store = tmp_path / "runs", tmp_path / "res" / "runs.jsonl"
-    run_mod.prepare_gans(exp, load_splits(exp.data, progress=False), runs, "cpu", progress=False, jobs=[(0.5, 1)])
+    splits = load_splits(exp.data, progress=False)
+    run_mod.prepare_gans(exp, splits, runs, "cpu", progress=False, jobs=[(0.5, 1)])
+    trained = sorted((runs / "gan").iterdir())
+    assert run_mod.gan_steps_left(exp, splits, runs)  # replicate 0's GANs are missing ...
+    assert sorted((runs / "gan").iterdir()) == trained  # ... and looking that up made no folder for them
     calls = _record_gan_calls(monkeypatch, store)
     run_mod.run_study(exp, tmp_path / "res", runs, device="cpu", progress=False)
     order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]

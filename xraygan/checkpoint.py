@@ -90,10 +90,11 @@ def check_compatible(saved: dict, wanted: dict, keys: tuple[str, ...], path: str
         )
 
 
-def keyed_dir(parent: str | Path, label: str, key: dict) -> Path:
+def keyed_dir(parent: str | Path, label: str, key: dict, create: bool = True) -> Path:
     """parent/<label>-<hash of key>, with key.json inside: a changed config gets a new folder and never picks
     up a stale result. When a folder with the same label was made from another key, a warning names the
-    fields that differ (so a user sees why a run is trained again)."""
+    fields that differ (so a user sees why a run is trained again). create=False only looks the folder up:
+    its path, checked against key.json where it exists, and nothing made on disk."""
     parent = Path(parent)
     folder = parent / f"{label}-{digest(key)[:10]}"
     key = json.loads(json.dumps(key, default=str))  # as it reads back from key.json
@@ -102,6 +103,8 @@ def keyed_dir(parent: str | Path, label: str, key: dict) -> Path:
         diff = flat_diff(json.loads(stored.read_text()), key)
         if diff:  # a hash collision or an edited key.json: never reuse silently
             raise CheckpointError(f"{stored} does not match this run ({describe_diff(diff)}); move the folder away")
+        return folder
+    if not create:
         return folder
     for other in sorted(parent.glob(f"{label}-*/key.json")):
         diff = flat_diff(json.loads(other.read_text()), key)

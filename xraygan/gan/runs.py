@@ -48,9 +48,13 @@ def run_key(cfg: GANConfig, train: ImageSet, fraction: float, subset: int) -> di
     }
 
 
-def gan_dir(runs: str | Path, cfg: GANConfig, train: ImageSet, fraction: float, subset: int) -> Path:
-    """runs/gan/f<fraction>_s<subset>-<hash>: the folder of the GANs trained with `cfg` on `train`."""
-    return keyed_dir(Path(runs) / "gan", f"f{fraction:g}_s{subset}", run_key(cfg, train, fraction, subset))
+def gan_dir(
+    runs: str | Path, cfg: GANConfig, train: ImageSet, fraction: float, subset: int, create: bool = True
+) -> Path:
+    """runs/gan/f<fraction>_s<subset>-<hash>: the folder of the GANs trained with `cfg` on `train` (made, with
+    its key.json, unless create=False: a look-up)."""
+    key = run_key(cfg, train, fraction, subset)
+    return keyed_dir(Path(runs) / "gan", f"f{fraction:g}_s{subset}", key, create)
 
 
 @dataclass(frozen=True)

@@ -84,10 +84,12 @@ def needed_gans(exp: Experiment) -> set[str]:
     return {k for k in kinds if k}
 
 
-def subset_gan_dir(exp: Experiment, real: ImageSet, runs: Path, fraction: float, subset: int) -> Path:
+def subset_gan_dir(
+    exp: Experiment, real: ImageSet, runs: Path, fraction: float, subset: int, create: bool = True
+) -> Path:
     """The GAN folder of one (fraction, subset) whose training images are `real`: keyed by its GAN config
-    and those exact images."""
-    return gan_dir(runs, gan_for(exp, fraction, subset), real, fraction, subset)
+    and those exact images; create=False looks it up without making it (for readers, not trainers)."""
+    return gan_dir(runs, gan_for(exp, fraction, subset), real, fraction, subset, create)
 
 
 def validation_at(study: StudyConfig, splits: Splits, fraction: float, subset: int) -> ImageSet:
@@ -190,7 +192,7 @@ def gan_steps_left(
         jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
     if kinds:
         for f, s in jobs:
-            root = subset_gan_dir(exp, fraction_subset(splits.train, f, s), runs, f, s)
+            root = subset_gan_dir(exp, fraction_subset(splits.train, f, s), runs, f, s, create=False)
             folders = [root / c for c in CLASSES] if "dcgan" in kinds else []
             folders += [root / "conditional"] if "cgan" in kinds else []
             for run in folders:
@@ -245,7 +247,8 @@ def plan_cell(exp: Experiment, splits: Splits, runs: Path, cell: Cell, pools_cac
         key = (fraction, subset, c.gan)
         cache = pools_cache if pools_cache is not None else {}
         if key not in cache:
-            cache[key] = load_synthetic(subset_gan_dir(exp, real, runs, fraction, subset) / f"pool_{c.gan}")
+            root = subset_gan_dir(exp, real, runs, fraction, subset, create=False)
+            cache[key] = load_synthetic(root / f"pool_{c.gan}")
         pools[c.gan] = cache[key]
     train, pre, added = build_training_set(condition, real, pools, seed)
     cfg = replace(

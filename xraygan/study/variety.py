@@ -42,7 +42,7 @@ def grid_gan_variety(
             raise ValueError(f"fraction {f}: the grid in {results} has fractions {exp.study.fractions}")
         for r in range(subsets_at(exp, f)):
             real = fraction_subset(splits.train, f, r)
-            root = subset_gan_dir(exp, real, Path(runs), f, r)
+            root = subset_gan_dir(exp, real, Path(runs), f, r, create=False)
             if min(real.class_counts().values()) < MIN_REAL:
                 missing.append(f"fraction {f:g}, replicate {r}: fewer than {MIN_REAL} real images of a class")
                 continue
