@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from xraygan.experiment import Experiment
 from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
@@ -44,10 +45,42 @@ def planned_models(results: Path) -> int | None:
 
 def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
     """Models the grid of a results folder plans per (fraction, condition), from its config.json."""
-    from xraygan.study.run import planned_cells, saved_experiment
+    from xraygan.study.run import saved_experiment
+
+    return _planned(saved_experiment(results))
+
+
+def _planned(exp: Experiment | None) -> dict[tuple[float, str], int] | None:
+    from xraygan.study.run import planned_cells
+
+    return None if exp is None else dict(Counter((c.fraction, c.condition) for c in planned_cells(exp)))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid's models with what its tables are computed from: the test and validation labels it was read
+    on, the protocol its verdicts are read by and the models it plans per (fraction, condition); read_grid
+    reads a results folder once."""
+
+    df: pd.DataFrame
+    test: dict | None = None
+    val: dict | None = None
+    protocol: Protocol = PROTOCOL
+    planned: dict[tuple[float, str], int] | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from xraygan.study.analysis import compute_tables
+
+        return compute_tables(self.df, self.test, self.protocol, val=self.val)
+
+
+def read_grid(results: str | Path) -> Grid:
+    """A results folder's rows (runs.jsonl), test and validation labels, and config.json, each read once."""
+    from xraygan.study.run import load_results, protocol_for, read_test_split, read_val_split, saved_experiment
 
     exp = saved_experiment(results)
-    return None if exp is None else dict(Counter((c.fraction, c.condition) for c in planned_cells(exp)))
+    df = load_results(results)
+    return Grid(df, read_test_split(results), read_val_split(results), protocol_for(exp), _planned(exp))
 
 
 def interim_notes(
@@ -263,46 +296,42 @@ class Report:
     protocol: Protocol = PROTOCOL  # the protocol its verdicts are read by (its grid's endpoint)
 
 
+def _report(grid: Grid, tables: dict, preset: str, committed: bool, folder: str | None) -> Report:
+    text = answer_markdown(grid.df, tables, preset, grid.planned, grid.protocol, folder)
+    notes = interim_notes(grid.df, tables["verdict"], grid.planned)
+    return Report(grid.df, tables, preset, committed, text, notes, grid.protocol)
+
+
 def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallback_preset: str) -> Report:
     """The committed grid of `results` (its runs.jsonl and test_split.json), or where none is committed (as
     under the test command, on a fresh clone without results) the caller's own models `fallback`."""
-    from xraygan.study.analysis import compute_tables
-    from xraygan.study.run import load_results, protocol_of, read_test_split, read_val_split
-
     results = Path(results)
-    committed = (results / "runs.jsonl").exists()
-    df = load_results(results) if committed else fallback
-    shown_preset = preset if committed else fallback_preset
-    protocol = protocol_of(results) if committed else PROTOCOL
-    test, val = (read_test_split(results), read_val_split(results)) if committed else (None, None)
-    tables = compute_tables(df, test, protocol, val=val)
-    planned = planned_per_cell(results) if committed else None
-    folder = results_key(results) if committed else None
-    text = answer_markdown(df, tables, shown_preset, planned, protocol, folder)
-    notes = interim_notes(df, tables["verdict"], planned)
-    return Report(df, tables, shown_preset, committed, text, notes, protocol)
+    if (results / "runs.jsonl").exists():
+        grid = read_grid(results)
+        return _report(grid, grid.tables(), preset, True, results_key(results))
+    own = Grid(fallback)
+    return _report(own, own.tables(), fallback_preset, False, None)
 
 
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
-    """From runs.jsonl only: the tables (write_tables), ANSWER.md, the report figures (learning curve with the
+    """From runs.jsonl only: the tables (run.save_tables), ANSWER.md, the report figures (learning curve with the
     conditions on it; paired gains with the protocol's band; named after the results folder, which is the
     preset's name unless the grid was run elsewhere) and, given `readme`, its answer block."""
     from xraygan.paths import figures_dir, shown
-    from xraygan.study.run import load_results, protocol_of, write_tables
+    from xraygan.study.run import save_tables
 
     results = Path(results)
-    df = load_results(results)
-    tables = write_tables(df, results)
+    grid = read_grid(results)
+    tables = grid.tables()
+    save_tables(grid.df, tables, results)
     key = results_key(results)
-    planned = planned_per_cell(results)
-    protocol = protocol_of(results)
-    text = answer_markdown(df, tables, preset, planned, protocol, folder=key)
-    (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{text}")
+    rep = _report(grid, tables, preset, True, key)
+    (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{rep.text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
         from xraygan.study.figures import plot_learning_curve, plot_threshold_rules, plot_verdict
 
-        names = []
+        df, protocol, names = grid.df, grid.protocol, []
         if df.fraction.nunique() > 1:
             plot_learning_curve(df, (protocol.endpoint, *protocol.exchange_also), f"04_learning_curve_{results.name}")
             names.append(f"04_learning_curve_{results.name}")
@@ -310,11 +339,10 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
             plot_threshold_rules(tables["threshold_rules"], f"04_threshold_rules_{results.name}")
             names.append(f"04_threshold_rules_{results.name}")
         if len(tables.get("verdict", [])):
-            notes = interim_notes(df, tables["verdict"], planned)
-            plot_verdict(tables["verdict"], protocol, f"04_verdict_{results.name}", notes)
+            plot_verdict(tables["verdict"], protocol, f"04_verdict_{results.name}", rep.notes)
             names.append(f"04_verdict_{results.name}")
         out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
     if readme is not None:
-        update_readme(readme, preset, text, folder=key)
+        update_readme(readme, preset, rep.text, folder=key)
         out["readme"] = str(shown(readme))
     return out

@@ -626,23 +626,37 @@ def saved_experiment(results: str | Path) -> Experiment | None:
     return Experiment.from_dict(json.loads(cfg.read_text())["experiment"]) if cfg.exists() else None
 
 
-def protocol_of(results: str | Path) -> Protocol:
-    """The protocol a results folder's verdicts are read by: PROTOCOL, with the primary endpoint its grid was
-    written down with (config.json's study.endpoint; grids from before that field: the protocol's)."""
-    exp = saved_experiment(results)
+def protocol_for(exp: Experiment | None) -> Protocol:
+    """The protocol a grid's verdicts are read by: PROTOCOL, with the primary endpoint the grid was written
+    down with (its study.endpoint; no saved experiment: the protocol's)."""
     return PROTOCOL if exp is None else replace(PROTOCOL, endpoint=exp.study.endpoint)
 
 
+def protocol_of(results: str | Path) -> Protocol:
+    """The protocol a results folder's verdicts are read by (from its config.json; see protocol_for)."""
+    return protocol_for(saved_experiment(results))
+
+
 def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
-    """runs.csv (one row per model) and the tables of analysis.compute_tables beside it: summary.csv,
-    paired.csv, answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv (+ _auc) and, where the rows
-    keep validation logits, threshold_rules.csv and threshold_rise.csv; returns the tables."""
-    from xraygan.study.analysis import answer_table, compute_tables
+    """runs.csv (one row per model) and the tables of analysis.compute_tables beside it (save_tables); returns
+    the tables."""
+    from xraygan.study.analysis import compute_tables
+
+    results = Path(results)
+    tables = compute_tables(df, read_test_split(results), protocol_of(results), val=read_val_split(results))
+    save_tables(df, tables, results)
+    return tables
+
+
+def save_tables(df: pd.DataFrame, tables: dict[str, pd.DataFrame], results: str | Path) -> None:
+    """runs.csv (one row per model, without logits) and the tables beside it: summary.csv, paired.csv,
+    answer.csv, verdict.csv, learning_curve.csv (+ _auc), exchange.csv (+ _auc) and, where the rows keep
+    validation logits, threshold_rules.csv and threshold_rise.csv."""
+    from xraygan.study.analysis import answer_table
 
     results = Path(results)
     logits = ["test_probs", "test_logits", "val_logits"]
     df.drop(columns=logits, errors="ignore").to_csv(results / "runs.csv", index=False)
-    tables = compute_tables(df, read_test_split(results), protocol_of(results), val=read_val_split(results))
     digits = {"summary": 3, "paired": 4, "verdict": 4, "learning_curve": 3, "learning_curve_auc": 4}
     for name, t in tables.items():
         if len(t) or name in ("summary", "paired"):
@@ -651,7 +665,6 @@ def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFram
             rounded.to_csv(results / f"{name}.csv", index=False)
     if len(tables["paired"]):
         answer_table(tables["paired"]).to_csv(results / "answer.csv", index=False)
-    return tables
 
 
 def load_results(results: str | Path) -> pd.DataFrame:
