@@ -113,6 +113,20 @@ def test_pretrain_condition_and_unknown_names() -> None:
         parse_condition("gan_200")
 
 
+def test_pretraining_on_real_images_is_the_schedule_control() -> None:
+    """pretrain_real: the same two-phase schedule as pretrain_dcgan, its first phase on as many duplicated real
+    images per class as pretrain_dcgan's synthetic ones (the real images only, nothing added); a control."""
+    real = _set(10, 30)
+    train, pre, added = build_training_set("pretrain_real", real, {}, seed=0)
+    assert train is real and added == {0: 0, 1: 0}
+    assert pre.class_counts() == {"NORMAL": 10, "PNEUMONIA": 30}
+    assert sorted(pre.images[:, 0, 0, 0].tolist()) == list(range(40))  # each real image once, reordered
+    c, g = parse_condition("pretrain_real"), parse_condition("pretrain_dcgan")
+    assert c.kind == "pretrain" and c.gan is None and c.is_control and c.control is None
+    assert g.schedule_control == "pretrain_real" and g.control == "dup_real_100" and not g.is_control
+    assert parse_condition("dcgan_100").schedule_control is None and parse_condition("dup_real_100").is_control
+
+
 def test_metrics_known_answers() -> None:
     y = np.array([0, 0, 1, 1, 1])
     m = binary_metrics(y, np.array([0.1, 0.6, 0.7, 0.8, 0.2]))
@@ -486,6 +500,26 @@ def test_protocol_drives_the_verdict() -> None:
     assert set(balanced.endpoint) == {"test_balanced_accuracy@t"}
     assert balanced.set_index(["fraction", "condition"]).loc[(0.1, "dcgan_100"), "verdict"] == "does not reach +3"
     assert PROTOCOL.verdict((4.0, 1.0, 7.0), (2.0, -1.0, 5.0)) == "unresolved"  # not clear of its control
+    assert "vs schedule" not in t  # no pretraining in this grid: no schedule column
+
+
+def test_pretraining_is_compared_with_its_schedule_control_without_changing_the_verdict() -> None:
+    import pandas as pd
+
+    from xraygan.study.analysis import verdict_table
+
+    gains = {"baseline": 0.70, "dup_real_100": 0.70, "pretrain_real": 0.73, "pretrain_dcgan": 0.74}
+    rows = [
+        {"fraction": 0.1, "condition": c, "seed": s, "subset": s, "test_accuracy@t": a + 0.002 * (s % 3)}
+        for s in range(6)
+        for c, a in gains.items()
+    ]
+    t = verdict_table(pd.DataFrame(rows)).set_index("condition")
+    assert t.loc["pretrain_dcgan", "vs baseline"] == pytest.approx(4.0, abs=0.2)
+    assert t.loc["pretrain_dcgan", "vs control"] == pytest.approx(4.0, abs=0.2)  # its registered control
+    assert t.loc["pretrain_dcgan", "vs schedule"] == pytest.approx(1.0, abs=0.2)  # what the GAN images add
+    assert t.loc["pretrain_dcgan", "verdict"] == "helps"  # read on baseline and control, as registered
+    assert pd.isna(t.loc["pretrain_real", "vs schedule"]) and pd.isna(t.loc["pretrain_real", "vs control"])
 
 
 def test_validation_scales_with_the_fraction(monkeypatch) -> None:

@@ -346,6 +346,8 @@ PRESETS["threshold_pilot"] = {
 # Extended a third time (README, Protocol; written down before any of its models, with the balancing's 10 %
 # verdicts not yet read) by pretraining on DCGAN images then fine-tuning on the real ones (`pretrain_dcgan`,
 # against `dup_real_100`), at both fractions with the same GANs (paper_ms's at 10 %, paper's on the full split).
+# A fourth time (README, Protocol; after pretraining's verdicts, before any of its models): its schedule
+# control `pretrain_real` (the same two phases, the first on duplicated real images), 10 % first.
 PRESETS["paper_cw"] = {
     **PRESETS["paper_ms"],
     "classifier": dataclasses.replace(STUDY_CLASSIFIER, cpu_bf16=True, channels_last=True, class_weighted=True),
@@ -361,6 +363,7 @@ PRESETS["paper_cw"] = {
             "dup_real_balance",
             "dcgan_balance",
             "pretrain_dcgan",
+            "pretrain_real",
         ),
         endpoint="test_accuracy",
     ),

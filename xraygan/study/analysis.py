@@ -157,7 +157,9 @@ def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL, test: dict | 
     subset and its GANs count as one replicate), the number of replicates, and the verdict of the rule.
     With `test` ({"labels", "groups"}: the test split's labels and patient of each image) the gain over the
     baseline also gets the interval of a patient-level bootstrap of the test split (the test set's own
-    sampling error, which the seed and replicate intervals do not contain)."""
+    sampling error, which the seed and replicate intervals do not contain). Pretraining on synthetic images
+    is also compared with pretraining on duplicated real images ("vs schedule" columns) where the grid has
+    those; the verdict does not read it."""
     m = protocol.endpoint
     scale = 1 if "auc" in m else 100
     rows = []
@@ -169,7 +171,9 @@ def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL, test: dict | 
                 continue
             row = {"fraction": f, "condition": c, "reference": reference_of(c), "endpoint": m}
             found = {}
-            for tag, ref in (("vs baseline", reference_of(c)), ("vs control", control_of(c))):
+            schedule = parse_condition(c).schedule_control  # pretraining: the same schedule on real images
+            compared = (("vs baseline", reference_of(c)), ("vs control", control_of(c)), ("vs schedule", schedule))
+            for tag, ref in compared:
                 if ref is None or ref not in piv or c not in piv:
                     continue
                 both = piv[[c, ref]].dropna()

@@ -20,7 +20,7 @@ AUG = "+aug"  # suffix: the same condition trained with classic augmentation (e.
 class Condition:
     name: str
     kind: str  # baseline | classic_aug | class_weighted | dup_real | gan | pretrain
-    gan: str | None = None  # dcgan (per class) | cgan (conditional)
+    gan: str | None = None  # dcgan (per class) | cgan (conditional); a pretrain kind without one: pretrain_real
     ratio: str | None = None  # 50 | 100 | balance
     augment: bool = False  # classic augmentation on (classic_aug, and every name ending in +aug)
 
@@ -36,9 +36,21 @@ class Condition:
         augmentation); None where nothing is added."""
         if self.kind == "gan":
             return f"dup_real_{self.ratio}" + (AUG if self.name.endswith(AUG) else "")
-        if self.kind == "pretrain":
+        if self.kind == "pretrain" and self.gan:
             return "dup_real_100"
         return None
+
+    @property
+    def schedule_control(self) -> str | None:
+        """For pretraining on synthetic images: pretraining on as many duplicated real images, the same
+        two-phase schedule (two cosine cycles, selection in the second), so a gain of the schedule itself is
+        not read as one of the synthetic images. Compared where a grid has it; the verdict does not use it."""
+        return "pretrain_real" if self.kind == "pretrain" and self.gan else None
+
+    @property
+    def is_control(self) -> bool:
+        """A condition that adds no synthetic image: a control or a reference, not a use of GAN images."""
+        return self.kind in ("dup_real", "classic_aug", "class_weighted") or (self.kind == "pretrain" and not self.gan)
 
 
 def parse_condition(name: str) -> Condition:
@@ -63,10 +75,12 @@ def parse_condition(name: str) -> Condition:
         return Condition(name, "gan", head, ratio)
     if name in ("pretrain_dcgan", "pretrain_cgan"):
         return Condition(name, "pretrain", name.split("_")[1], "100")
+    if name == "pretrain_real":  # the schedule control of pretrain_dcgan and pretrain_cgan
+        return Condition(name, "pretrain", None, "100")
     raise ValueError(
         f"unknown condition {name!r}: use baseline, classic_aug, class_weighted, dup_real_R, "
-        f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan or pretrain_cgan; dup_real_R, dcgan_R and cgan_R "
-        f"may end in {AUG} (trained with classic augmentation)"
+        f"dcgan_R, cgan_R (R in {RATIOS}), pretrain_dcgan, pretrain_cgan or pretrain_real; dup_real_R, dcgan_R "
+        f"and cgan_R may end in {AUG} (trained with classic augmentation)"
     )
 
 

@@ -153,6 +153,27 @@ def _threshold_rules_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     return out
 
 
+def _schedule_lines(verdict: pd.DataFrame) -> list[str]:
+    """A sentence per pretraining condition that has its schedule control in the grid (pretrain_real)."""
+    if "vs schedule" not in verdict:
+        return []
+    rows = verdict[verdict["vs schedule"].notna()]
+    said = [
+        f"at {r.fraction * 100:g} % {r.condition} "
+        + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
+        + f" ({int(r['vs schedule replicates'])})"
+        for _, r in rows.iterrows()
+    ]
+    if not said:
+        return []
+    return [
+        "",
+        "Pretraining on synthetic images against pretraining on as many duplicated real images (`pretrain_real`: "
+        "the same two-phase schedule, so what remains is the synthetic images' own effect; paired gain, "
+        "replicates; the verdict does not read it): " + "; ".join(said) + ".",
+    ]
+
+
 def answer_markdown(
     df: pd.DataFrame,
     tables: dict[str, pd.DataFrame],
@@ -211,7 +232,7 @@ def answer_markdown(
         notes = interim_notes(df, verdict, planned)
         for _, r in verdict.iterrows():
             c = r.condition
-            name = f"*{c}*" if parse_condition(c).kind in ("dup_real", "classic_aug", "class_weighted") else c
+            name = f"*{c}*" if parse_condition(c).is_control else c
             vs_ref = interval(r["vs baseline"], r["vs baseline low"], r["vs baseline high"])
             vs_ref += f" ({int(r['vs baseline replicates'])})"
             test_iv = (
@@ -235,6 +256,7 @@ def answer_markdown(
         out.append("")
         counts = pd.Series(verdicts).value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
+        out += _schedule_lines(verdict)
     out += _threshold_rules_lines(tables)
     return "\n".join(out).rstrip() + "\n"
 

@@ -213,6 +213,8 @@ def build_training_set(
     counts = added_counts(real, c.ratio)
     if c.kind == "dup_real":
         return ImageSet.concat([real, duplicate_real(real, counts, seed)], "train+dup"), None, counts
+    if c.kind == "pretrain" and not c.gan:  # pretrain_real: the same schedule on duplicated real images
+        return real, duplicate_real(real, counts, seed), {0: 0, 1: 0}
     syn = pick_synthetic(pools[c.gan], counts, seed)
     if c.kind == "gan":
         return ImageSet.concat([real, syn], f"train+{c.gan}"), None, counts
