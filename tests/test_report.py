@@ -208,3 +208,19 @@ def test_a_grid_written_down_with_another_endpoint_is_read_on_it(tmp_path: Path,
     assert "Endpoint: test accuracy at 0.5" in text and "| test accuracy at 0.5 (%) |" in text
     with pytest.raises(ValueError, match="StudyConfig.endpoint"):
         StudyConfig(endpoint="val_auc")
+
+
+def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> None:
+    from xraygan.study.report import _schedule_lines
+
+    verdict = pd.DataFrame(
+        [
+            {"fraction": 0.1, "condition": "pretrain_dcgan", "vs schedule": 1.28, "vs schedule low": -0.27,
+             "vs schedule high": 2.84, "vs schedule replicates": 9},
+            {"fraction": 0.1, "condition": "pretrain_real", "vs schedule": float("nan")},
+        ]
+    )
+    text = "".join(_schedule_lines(verdict))
+    assert "`pretrain_dcgan` at 10 %: +1.3 [\u22120.3, +2.8] (9 replicates)." in text
+    assert "pretrain_real` at" not in text
+    assert _schedule_lines(verdict.drop(columns=[c for c in verdict if c.startswith("vs schedule")])) == []

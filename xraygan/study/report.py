@@ -159,9 +159,9 @@ def _schedule_lines(verdict: pd.DataFrame) -> list[str]:
         return []
     rows = verdict[verdict["vs schedule"].notna()]
     said = [
-        f"at {r.fraction * 100:g} % {r.condition} "
+        f"`{r.condition}` at {r.fraction * 100:g} %: "
         + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
-        + f" ({int(r['vs schedule replicates'])})"
+        + f" ({int(r['vs schedule replicates'])} replicates)"
         for _, r in rows.iterrows()
     ]
     if not said:
@@ -169,8 +169,8 @@ def _schedule_lines(verdict: pd.DataFrame) -> list[str]:
     return [
         "",
         "Pretraining on synthetic images against pretraining on as many duplicated real images (`pretrain_real`: "
-        "the same two-phase schedule, so what remains is the synthetic images' own effect; paired gain, "
-        "replicates; the verdict does not read it): " + "; ".join(said) + ".",
+        "the same two-phase schedule, so what remains is the synthetic images' own effect; paired gain with the "
+        "protocol's interval; the verdict does not read it): " + "; ".join(said) + ".",
     ]
 
 
