@@ -153,6 +153,7 @@ def test_exchange_rate_is_also_read_on_a_secondary_endpoint_that_learns() -> Non
     assert below.low == -np.inf
     text = answer_markdown(df, tables, "t", None)
     assert "| the same, on test AUC |" in text and "| +1000 [" in text
+    assert "| ≤ +0 [−∞, " in text and "], below the curve |" in text  # a bound is written as one
     without = compute_tables(df, protocol=Protocol(exchange_also=()))
     assert "exchange_auc" not in without and "on test AUC" not in answer_markdown(df, without, "t", None)
     with pytest.raises(ValueError, match="endpoints"):

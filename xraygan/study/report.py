@@ -124,6 +124,8 @@ def _exchange_cell(ex: pd.DataFrame, fraction: float, condition: str) -> str:
     if pd.isna(value):  # no rate: the reading says why
         return r.reading
     text = f"{signed(value, 0)} [{signed(r.low, 0)}, {signed(r.high, 0)}]"
+    if r.reading == "below the curve (bound)":  # scored below the smallest fraction's baseline: at most this
+        return f"≤ {text}, below the curve"
     return text if r.reading == "on the curve" else f"{text}, {r.reading}"
 
 
