@@ -520,6 +520,13 @@ def test_pretraining_is_compared_with_its_schedule_control_without_changing_the_
     assert t.loc["pretrain_dcgan", "vs schedule"] == pytest.approx(1.0, abs=0.2)  # what the GAN images add
     assert t.loc["pretrain_dcgan", "verdict"] == "helps"  # read on baseline and control, as registered
     assert pd.isna(t.loc["pretrain_real", "vs schedule"]) and pd.isna(t.loc["pretrain_real", "vs control"])
+    from xraygan.study.analysis import paired_table
+
+    paired = paired_table(pd.DataFrame(rows), metrics=("test_accuracy@t",)).set_index(["condition", "versus"])
+    assert set(paired.loc["pretrain_dcgan"].index) == {"baseline", "dup_real_100", "pretrain_real"}
+    assert paired.loc[("pretrain_dcgan", "pretrain_real"), "test_accuracy@t diff"] == pytest.approx(1.0, abs=0.2)
+    assert parse_condition("pretrain_real").comparisons == (("vs baseline", "baseline"),)
+    assert parse_condition("baseline").comparisons == ()
 
 
 def test_validation_scales_with_the_fraction(monkeypatch) -> None:

@@ -57,11 +57,6 @@ def summary_table(df: pd.DataFrame, metrics: tuple[str, ...] = METRICS) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def control_of(condition: str) -> str | None:
-    """The duplicate-real control that adds the same number of images as a GAN condition."""
-    return parse_condition(condition).control
-
-
 def reference_of(condition: str) -> str:
     """The condition a gain is measured against: the baseline, or classic augmentation for +aug ones."""
     return parse_condition(condition).reference
@@ -77,15 +72,16 @@ def paired_table(
         "test_balanced_accuracy@t",
     ),
 ) -> pd.DataFrame:
-    """Paired differences (same fraction, seed and subset) of every condition against the baseline, and of
-    every GAN condition against its duplicate-real control: mean, bootstrap 95 % CI, Wilcoxon p."""
+    """Paired differences (same fraction, seed and subset) of every condition against each condition it is
+    compared with (Condition.comparisons: the baseline, the duplicate-real control, pretraining's schedule
+    control) that the grid has: mean, bootstrap 95 % CI, Wilcoxon p."""
     rows = []
     conds = sorted(set(df.condition))
     for f, g in df.groupby("fraction"):
         piv = {m: g.pivot_table(index="seed", columns="condition", values=m) for m in metrics}
         for c in conds:
-            for ref in (reference_of(c), control_of(c)):
-                if ref is None or ref == c or ref not in piv[metrics[0]] or c not in piv[metrics[0]]:
+            for _, ref in parse_condition(c).comparisons:
+                if ref not in piv[metrics[0]] or c not in piv[metrics[0]]:
                     continue
                 row = {"fraction": f, "condition": c, "versus": ref}
                 for m in metrics:
@@ -106,6 +102,9 @@ def paired_table(
     return pd.DataFrame(rows)
 
 
+ANSWER_LABELS = {"vs baseline": "vs baseline", "vs control": "vs dup-real", "vs schedule": "vs pretrain-real"}
+
+
 def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     """For each GAN condition and fraction: the gain in accuracy (at 0.5 and at the validation-chosen
     threshold) and balanced accuracy over the baseline and over the duplicate-real control, and whether the
@@ -120,8 +119,9 @@ def answer_table(paired: pd.DataFrame, goal: float = 3.0) -> pd.DataFrame:
     gan = paired[paired.condition.map(lambda c: parse_condition(c).kind in ("gan", "pretrain"))]
     for (f, c), g in gan.groupby(["fraction", "condition"]):
         row = {"fraction": f, "condition": c}
+        tags = {ref: tag for tag, ref in parse_condition(c).comparisons}
         for _, r in g.iterrows():
-            tag = "vs baseline" if r.versus == reference_of(c) else "vs dup-real"
+            tag = ANSWER_LABELS[tags[r.versus]]
             for m, short in (
                 ("test_accuracy", "acc"),
                 ("test_balanced_accuracy", "bal acc"),
@@ -171,10 +171,8 @@ def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL, test: dict | 
                 continue
             row = {"fraction": f, "condition": c, "reference": reference_of(c), "endpoint": m}
             found = {}
-            schedule = parse_condition(c).schedule_control  # pretraining: the same schedule on real images
-            compared = (("vs baseline", reference_of(c)), ("vs control", control_of(c)), ("vs schedule", schedule))
-            for tag, ref in compared:
-                if ref is None or ref not in piv or c not in piv:
+            for tag, ref in parse_condition(c).comparisons:
+                if ref not in piv or c not in piv:
                     continue
                 both = piv[[c, ref]].dropna()
                 d = cluster_difference(both[c] - both[ref], rep.loc[both.index].to_numpy(), protocol.level)

@@ -48,6 +48,14 @@ class Condition:
         return "pretrain_real" if self.kind == "pretrain" and self.gan else None
 
     @property
+    def comparisons(self) -> tuple[tuple[str, str], ...]:
+        """(tag, condition) pairs this condition's paired gains are read against: its reference, its
+        count-matched control and, for pretraining on synthetic images, its schedule control; the tables
+        (paired, verdict, answer) all read this one list."""
+        refs = (("vs baseline", self.reference), ("vs control", self.control), ("vs schedule", self.schedule_control))
+        return tuple((tag, ref) for tag, ref in refs if ref and ref != self.name)
+
+    @property
     def is_control(self) -> bool:
         """A condition that adds no synthetic image: a control or a reference, not a use of GAN images."""
         return self.kind in ("dup_real", "classic_aug", "class_weighted") or (self.kind == "pretrain" and not self.gan)

@@ -5,17 +5,19 @@ block in the README between two markers, and the report figures. `python -m xray
 from __future__ import annotations
 
 import math
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from xraygan.experiment import Experiment
 from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
 from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
 from xraygan.study.thresholds import THRESHOLD_RULES
+
+if TYPE_CHECKING:
+    from xraygan.study.run import Grid
 
 MINUS = "\u2212"
 
@@ -45,42 +47,9 @@ def planned_models(results: Path) -> int | None:
 
 def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
     """Models the grid of a results folder plans per (fraction, condition), from its config.json."""
-    from xraygan.study.run import saved_experiment
+    from xraygan.study import run
 
-    return _planned(saved_experiment(results))
-
-
-def _planned(exp: Experiment | None) -> dict[tuple[float, str], int] | None:
-    from xraygan.study.run import planned_cells
-
-    return None if exp is None else dict(Counter((c.fraction, c.condition) for c in planned_cells(exp)))
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A grid's models with what its tables are computed from: the test and validation labels it was read
-    on, the protocol its verdicts are read by and the models it plans per (fraction, condition); read_grid
-    reads a results folder once."""
-
-    df: pd.DataFrame
-    test: dict | None = None
-    val: dict | None = None
-    protocol: Protocol = PROTOCOL
-    planned: dict[tuple[float, str], int] | None = None
-
-    def tables(self) -> dict[str, pd.DataFrame]:
-        from xraygan.study.analysis import compute_tables
-
-        return compute_tables(self.df, self.test, self.protocol, val=self.val)
-
-
-def read_grid(results: str | Path) -> Grid:
-    """A results folder's rows (runs.jsonl), test and validation labels, and config.json, each read once."""
-    from xraygan.study.run import load_results, protocol_for, read_test_split, read_val_split, saved_experiment
-
-    exp = saved_experiment(results)
-    df = load_results(results)
-    return Grid(df, read_test_split(results), read_val_split(results), protocol_for(exp), _planned(exp))
+    return run.planned_per_cell(run.saved_experiment(results))
 
 
 def interim_notes(
@@ -329,6 +298,8 @@ def _report(grid: Grid, tables: dict, preset: str, committed: bool, folder: str 
 def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallback_preset: str) -> Report:
     """The committed grid of `results` (its runs.jsonl and test_split.json), or where none is committed (as
     under the test command, on a fresh clone without results) the caller's own models `fallback`."""
+    from xraygan.study.run import Grid, read_grid
+
     results = Path(results)
     if (results / "runs.jsonl").exists():
         grid = read_grid(results)
@@ -342,7 +313,7 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     conditions on it; paired gains with the protocol's band; named after the results folder, which is the
     preset's name unless the grid was run elsewhere) and, given `readme`, its answer block."""
     from xraygan.paths import figures_dir, shown
-    from xraygan.study.run import save_tables
+    from xraygan.study.run import read_grid, save_tables
 
     results = Path(results)
     grid = read_grid(results)

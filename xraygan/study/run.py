@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -639,13 +640,40 @@ def protocol_of(results: str | Path) -> Protocol:
     return protocol_for(saved_experiment(results))
 
 
+def planned_per_cell(exp: Experiment | None) -> dict[tuple[float, str], int] | None:
+    """Models a grid plans per (fraction, condition); None without a saved experiment."""
+    return None if exp is None else dict(Counter((c.fraction, c.condition) for c in planned_cells(exp)))
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A grid's models with what its tables are computed from: the test and validation labels it was read
+    on, the protocol its verdicts are read by and the models it plans per (fraction, condition)."""
+
+    df: pd.DataFrame
+    test: dict | None = None
+    val: dict | None = None
+    protocol: Protocol = PROTOCOL
+    planned: dict[tuple[float, str], int] | None = None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from xraygan.study.analysis import compute_tables
+
+        return compute_tables(self.df, self.test, self.protocol, val=self.val)
+
+
+def read_grid(results: str | Path, df: pd.DataFrame | None = None) -> Grid:
+    """A results folder's grid, each file read once: its rows (runs.jsonl; or `df`, rows a run has just
+    made), test and validation labels, and config.json (protocol, planned models)."""
+    exp = saved_experiment(results)
+    rows = load_results(results) if df is None else df
+    return Grid(rows, read_test_split(results), read_val_split(results), protocol_for(exp), planned_per_cell(exp))
+
+
 def write_tables(df: pd.DataFrame, results: str | Path) -> dict[str, pd.DataFrame]:
     """runs.csv (one row per model) and the tables of analysis.compute_tables beside it (save_tables); returns
     the tables."""
-    from xraygan.study.analysis import compute_tables
-
-    results = Path(results)
-    tables = compute_tables(df, read_test_split(results), protocol_of(results), val=read_val_split(results))
+    tables = read_grid(results, df).tables()
     save_tables(df, tables, results)
     return tables
 
