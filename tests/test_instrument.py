@@ -218,6 +218,10 @@ def test_threshold_rules_and_their_rise_with_real_data(tmp_path, monkeypatch) ->
     fig = plot_threshold_rules(table, "rules")  # a panel per condition with a curve, a line per rule
     assert (tmp_path / "rules.png").exists() and len(fig.axes) == 1 and len(fig.axes[0].get_lines()) == 3
     assert fig.axes[0].get_title() == "baseline"
+    many = pd.concat([table.assign(condition=f"c{i}") for i in range(6)])  # six curves: two rows of at most four
+    fig = plot_threshold_rules(many, "rules")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 6 and len({round(ax.get_position().y0, 3) for ax in shown}) == 2
     no_val = rule_scores(pd.DataFrame(rows), test, {})  # without the validation labels: no midpoint
     assert no_val["validation midpoint"].isna().all() and not no_val["0.5"].isna().any()
 

@@ -162,15 +162,23 @@ def plot_learning_curve(df: pd.DataFrame, endpoints: str | tuple[str, ...], name
     return save(fig, name)
 
 
+RULES_PER_ROW = 4  # panels per row of the threshold-rules figure
+
+
 def plot_threshold_rules(rules: pd.DataFrame, name: str = "04_threshold_rules") -> Figure:
     """Test accuracy against the training fraction under each threshold rule (thresholds.THRESHOLD_RULES), one
     panel per condition that has a curve (more than one fraction; all conditions where none has), mean and 95 %
-    CI over replicates: a rule whose line rises follows real data."""
+    CI over replicates: a rule whose line rises follows real data. At most RULES_PER_ROW panels a row, so a
+    grid with many conditions stays readable at README width."""
     per = rules.groupby("condition").fraction.nunique()
     conditions = sorted(per.index[per > 1]) or sorted(per.index)
-    fig, axes = plt.subplots(1, len(conditions), figsize=(5.2 * len(conditions) + 2.0, 4.2), squeeze=False, sharey=True)
+    ncol = min(len(conditions), RULES_PER_ROW)
+    nrow = -(-len(conditions) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(5.2 * ncol + 2.0, 4.2 * nrow), squeeze=False, sharey=True)
     pal = dict(zip(THRESHOLD_RULES, sns.color_palette("Set1", len(THRESHOLD_RULES))))
-    for ax, c in zip(axes[0], conditions):
+    for ax in axes.flat[len(conditions) :]:
+        ax.set_visible(False)
+    for ax, c in zip(axes.flat, conditions):
         d = rules[rules.condition == c].sort_values("fraction")
         for rule, col in pal.items():
             ax.plot(d.fraction, d[rule], "o-", color=col, lw=1.6, ms=4, label=rule)
