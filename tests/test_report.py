@@ -186,14 +186,15 @@ def test_a_grid_written_down_with_another_endpoint_is_read_on_it(tmp_path: Path,
     does): verdicts, answer block and learning curve are read on it, the rows stay resumable (the endpoint
     does not shape a row), and an unknown endpoint is refused."""
     from xraygan.config import StudyConfig
-    from xraygan.study.run import check_results_folder, protocol_of
+    from xraygan.study.run import check_results_folder, read_grid
 
     res = _pilot_copy(tmp_path / "pilot_at_half", monkeypatch)
     saved = json.loads((res / "config.json").read_text())
     other = json.loads(json.dumps(saved))
     other["experiment"]["study"]["endpoint"] = "test_accuracy"
     (res / "config.json").write_text(json.dumps(other))
-    assert protocol_of(res).endpoint == "test_accuracy" and protocol_of(PILOT).endpoint == "test_accuracy@t"
+    assert read_grid(res).protocol.endpoint == "test_accuracy"
+    assert read_grid(PILOT).protocol.endpoint == "test_accuracy@t"
     check_results_folder(res, saved)  # resuming with the protocol's endpoint is not refused
     write_report(res, "pilot", figures=False)
     verdict = pd.read_csv(res / "verdict.csv")

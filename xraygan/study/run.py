@@ -635,11 +635,6 @@ def protocol_for(exp: Experiment | None) -> Protocol:
     return PROTOCOL if exp is None else replace(PROTOCOL, endpoint=exp.study.endpoint)
 
 
-def protocol_of(results: str | Path) -> Protocol:
-    """The protocol a results folder's verdicts are read by (from its config.json; see protocol_for)."""
-    return protocol_for(saved_experiment(results))
-
-
 def planned_per_cell(exp: Experiment | None) -> dict[tuple[float, str], int] | None:
     """Models a grid plans per (fraction, condition); None without a saved experiment."""
     return None if exp is None else dict(Counter((c.fraction, c.condition) for c in planned_cells(exp)))
