@@ -48,10 +48,14 @@ def _adam_moments(st: dict) -> dict:
     return {f"{p}.{n}": v for p, s in st["state"].items() for n, v in s.items() if n != "step"}
 
 
-@pytest.mark.parametrize(
-    "fields",
-    [{}, {"mbstd": True, "pack": 2, "diffaug_policy": "cutout"}, {"diffaug": "off", "loss": "hinge"}],
-)
+# The hinge loss without DiffAugment gets 4 steps, not 12: its kink turns a rounding difference into a step of
+# the learning rate as soon as one sample's margin crosses 1 (seen at step 8 on an AVX512 Xeon without bf16,
+# not on the AMD machine), which no tolerance on float rounding can tell from a fault. A fault in the stacked
+# loss shows from the first step.
+HINGE = {"diffaug": "off", "loss": "hinge", "steps": 4, "log_every": 2, "sample_every": 2, "ckpt_every": 2}
+
+
+@pytest.mark.parametrize("fields", [{}, {"mbstd": True, "pack": 2, "diffaug_policy": "cutout"}, HINGE])
 def test_stack_trains_the_same_models_as_one_at_a_time(toy, tmp_path: Path, fields: dict) -> None:
     cfg = replace(TINY, **fields)
     jobs = _jobs(cfg, toy, tmp_path / "one")

@@ -420,3 +420,20 @@ def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path,
     assert torch.equal(record["mean_images"][1], splits.test.images[splits.test.labels == 1].float().mean(0)[0])
     fig = plot_attention(record, "04_attention_test")
     assert len(fig.axes) >= 6
+
+
+def test_the_estimate_says_when_this_cpu_emulates_the_recipes_bf16(monkeypatch) -> None:
+    """A grid fixed to bf16 autocast on CPU (paper_cw and after) runs several times slower on a CPU without
+    AVX512-BF16 or AMX; that is named, never claimed where torch cannot tell, and never for fp32 or a GPU."""
+    import torch.cpu
+
+    from xraygan.device import emulated_cpu_bf16
+
+    for avx, amx, emulated in ((False, False, True), (True, False, False), (False, True, False)):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda a=avx: a, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda a=amx: a, raising=False)
+        assert emulated_cpu_bf16("cpu", True) is emulated
+        assert emulated_cpu_bf16("cpu", False) is False
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")
+    assert emulated_cpu_bf16("cpu", True) is False  # unknown: not claimed

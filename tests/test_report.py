@@ -221,7 +221,19 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
             {"fraction": 0.1, "condition": "pretrain_real", "vs schedule": float("nan")},
         ]
     )
-    text = "".join(_schedule_lines(verdict))
+    done = {(0.1, "pretrain_dcgan"): "", (0.1, "pretrain_real"): ""}
+    text = "".join(_schedule_lines(verdict, done))
     assert "`pretrain_dcgan` at 10 %: +1.3 [\u22120.3, +2.8] (9 replicates)." in text
     assert "pretrain_real` at" not in text
-    assert _schedule_lines(verdict.drop(columns=[c for c in verdict if c.startswith("vs schedule")])) == []
+    assert _schedule_lines(verdict.drop(columns=[c for c in verdict if c.startswith("vs schedule")]), done) == []
+    # part of the grid: the sentence is marked interim, as the verdict table is
+    rows = [
+        {"fraction": 0.1, "condition": c, "seed": s, "subset": s, "test_accuracy@t": 0.8}
+        for c, k in (("baseline", 3), ("pretrain_real", 2), ("pretrain_dcgan", 3))
+        for s in range(k)
+    ]
+    plan = {(0.1, c): 3 for c in ("baseline", "pretrain_real", "pretrain_dcgan")}
+    notes = interim_notes(pd.DataFrame(rows), verdict.assign(reference="baseline"), plan)
+    assert notes[(0.1, "pretrain_dcgan")] == " (interim: 2 of 3 models)"  # its schedule control is short
+    text = "".join(_schedule_lines(verdict, notes))
+    assert "(9 replicates; interim: 2 of 3 models)." in text

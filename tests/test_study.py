@@ -29,7 +29,7 @@ from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.attention import grid_attention, load_attention
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.reproduce import differences, reproduce_cells
-from xraygan.study.run import Cell, StaleResultsError, build_training_set, read_rows, run_study, subset_gan_dir
+from xraygan.study.run import Cell, StaleResultsError, build_training_set, gan_for, read_rows, run_study, subset_gan_dir
 from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
 from xraygan.study.variety import grid_gan_variety
 
@@ -303,6 +303,31 @@ def test_more_replicates_extend_a_folder_while_no_finished_row_changes_replicate
         run_study(_phantom_exp(**study, seeds=3, replicates_full=2), res, runs, device="cpu", progress=False)
 
 
+def test_a_grid_from_a_first_replicate_draws_new_subsets_gans_and_seeds(tmp_path: Path) -> None:
+    """first_replicate=k numbers a grid's replicates and classifier seeds from k: its training subsets, GAN
+    seeds and classifier seeds are those a grid of k more replicates would have had past its own, none of a
+    grid from 0; and a folder made with one first replicate refuses another."""
+    from xraygan.study.run import planned_cells, replicate_of, replicates_at
+
+    study = {"fractions": (0.5,), "independent_gans": True, "seeds": 2, "subsets": 2}
+    new = _phantom_exp(**study, first_replicate=3, conditions=("baseline", "dcgan_50"))
+    assert list(replicates_at(new, 0.5)) == [3, 4]
+    assert sorted({c.seed for c in planned_cells(new)}) == [3, 4]
+    assert [replicate_of(new, c) for c in planned_cells(new) if c.condition == "baseline"] == [3, 4]
+    base = new.gan_subset.seed
+    assert {gan_for(new, 0.5, r).seed for r in replicates_at(new, 0.5)} == {base + 3, base + 4}
+    wide = _phantom_exp(**{**study, "seeds": 5, "subsets": 5})  # the same numbers, counted from 0
+    assert [replicate_of(wide, c) for c in planned_cells(wide) if c.seed >= 3 and c.condition == "baseline"] == [3, 4]
+    res = tmp_path / "res"
+    only = {**study, "conditions": ("baseline",)}  # no GAN: quick
+    df = run_study(_phantom_exp(**only, first_replicate=3), res, tmp_path / "runs", device="cpu", progress=False)
+    assert sorted(df.seed) == [3, 4] and sorted(df.subset) == [3, 4]
+    with pytest.raises(StaleResultsError, match="first_replicate"):
+        run_study(_phantom_exp(**only), res, tmp_path / "runs", device="cpu", progress=False)
+    with pytest.raises(ValueError, match="first_replicate"):
+        StudyConfig(first_replicate=-1)
+
+
 def test_replicates_gans_train_as_one_stack_where_stacking_pays(tmp_path: Path, monkeypatch) -> None:
     """On a GPU (forced here) the per-class GANs of every replicate train together, one stack per GAN config;
     the study then finds them trained and goes on as on CPU."""
@@ -501,6 +526,8 @@ def test_protocol_drives_the_verdict() -> None:
     assert balanced.set_index(["fraction", "condition"]).loc[(0.1, "dcgan_100"), "verdict"] == "does not reach +3"
     assert PROTOCOL.verdict((4.0, 1.0, 7.0), (2.0, -1.0, 5.0)) == "unresolved"  # not clear of its control
     assert "vs schedule" not in t  # no pretraining in this grid: no schedule column
+    alone = verdict_table(df[df.condition != "dup_real_100"]).set_index(["fraction", "condition"])
+    assert alone.loc[(0.1, "dcgan_100"), "verdict"] == "unresolved"  # +6, but its control is not in the grid
 
 
 def test_pretraining_is_compared_with_its_schedule_control_without_changing_the_verdict() -> None:

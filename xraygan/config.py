@@ -179,6 +179,9 @@ class StudyConfig:
     # (off: every replicate's GANs start from the same seed, as the committed cpu and colab grids did)
     subsets: int = 1
     replicates_full: int = 1  # replicates at 100 %: the same real images, independently seeded GANs
+    # the number of the first replicate and classifier seed: a grid that repeats another on new replicates
+    # (new training and validation subsets, GAN seeds and classifier seeds) starts past that grid's
+    first_replicate: int = 0
     independent_gans: bool = False
     # more fractions where only the baseline is trained: its learning curve, which the exchange rate
     # ("N synthetic images are worth M real ones") is read from
@@ -217,6 +220,8 @@ class StudyConfig:
             raise ValueError(f"StudyConfig.replicates_full={self.replicates_full}: use 1..seeds (at 100 %)")
         if self.replicates_full > 1 and not self.independent_gans:
             raise ValueError("StudyConfig.replicates_full > 1 needs independent_gans=True (else the GANs are equal)")
+        if self.first_replicate < 0:
+            raise ValueError(f"StudyConfig.first_replicate={self.first_replicate}: use 0 or more")
         if self.val_min_per_class < 1:
             raise ValueError(f"StudyConfig.val_min_per_class={self.val_min_per_class}: use at least 1")
         if not self.conditions or len(set(self.conditions)) != len(self.conditions):
@@ -234,6 +239,10 @@ class StudyConfig:
             seeds = tuple(self.seeds_at(f) if f in self.fractions else max(seeds) for f in fractions)
         curve = tuple(c for c in self.curve_fractions if c not in fractions)
         return dataclasses.replace(self, fractions=tuple(fractions), seeds=seeds, curve_fractions=curve)
+
+    def seed_range(self, fraction: float) -> range:
+        """The classifier seeds at one fraction: seeds_at(fraction) of them, from first_replicate."""
+        return range(self.first_replicate, self.first_replicate + self.seeds_at(fraction))
 
     def seeds_at(self, fraction: float) -> int:
         """Seeds at one fraction (per-fraction counts come from a power calculation; small fractions are cheap)."""

@@ -21,3 +21,16 @@ def stacking_pays(device: str | None) -> bool:
     about 2x, on an H100); on 2 CPU cores no (0.6-0.94x: their convolutions already keep the cores busy).
     benchmarks/study_throughput.py measures it."""
     return pick_device(device).type == "cuda"
+
+
+def emulated_cpu_bf16(device: str | None, cpu_bf16: bool) -> bool:
+    """Does a CPU run asked for bf16 autocast (ClassifierConfig.cpu_bf16) lack the instructions for it
+    (AVX512-BF16 or AMX)? Then torch emulates bf16, and a step is slower than in fp32: 0.64 s against
+    0.30 s for the study's classifier on a 2-core AVX512 Xeon without them, against 0.09 s on the 2-core AMD
+    EPYC with them, where bf16 is 2.3x fp32."""
+    if not cpu_bf16 or pick_device(device).type != "cpu":
+        return False
+    cpu = getattr(torch, "cpu", None)
+    checks = [getattr(cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    found = [f() for f in checks if callable(f)]
+    return bool(found) and not any(found)  # unknown (a torch without the checks): not claimed

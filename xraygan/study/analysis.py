@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 from scipy.special import expit
@@ -192,7 +194,9 @@ def verdict_table(df: pd.DataFrame, protocol: Protocol = PROTOCOL, test: dict | 
                     row[f"{tag} test-set low"], row[f"{tag} test-set high"] = lo * scale, hi * scale
             if "vs baseline" not in found:
                 continue
-            row["verdict"] = protocol.verdict(found["vs baseline"], found.get("vs control"))
+            # a condition whose count-matched control the grid lacks cannot be found to help (no interval)
+            missing = (math.nan,) * 3 if parse_condition(c).control else None
+            row["verdict"] = protocol.verdict(found["vs baseline"], found.get("vs control", missing))
             rows.append(row)
     return pd.DataFrame(rows)
 

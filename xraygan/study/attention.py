@@ -63,14 +63,15 @@ def grid_attention(
     runs: str | Path,
     fraction: float,
     data_root: str | None = None,
-    seed: int = 0,
+    seed: int | None = None,
     device: str | None = None,
 ) -> dict:
     """The attention maps of a committed grid: its seed-`seed` classifiers at `fraction` (the baseline and its
-    first GAN condition) retrained from its config.json with the GANs in `runs`, written to
-    `results/attention.pt` (small: maps and mean images, no model) for the report to draw."""
+    first GAN condition; default: the grid's first seed) retrained from its config.json with the GANs in
+    `runs`, written to `results/attention.pt` (small: maps and mean images, no model) for the report to draw."""
     results = Path(results)
     exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
+    seed = exp.study.first_replicate if seed is None else seed
     record = attention_record(
         attention_maps(exp, splits, runs, fraction, seed=seed, device=device), splits.test, fraction, seed
     )

@@ -55,15 +55,15 @@ def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
 def interim_notes(
     df: pd.DataFrame, verdict: pd.DataFrame, planned: dict[tuple[float, str], int] | None
 ) -> dict[tuple[float, str], str]:
-    """Per verdict row (fraction, condition): '' when every cell it reads (the condition, its reference, its
-    count-matched control) is complete, else ' (interim: k of n models)' for the least complete of them: a
-    verdict on part of a planned grid is shown, never read as final."""
+    """Per verdict row (fraction, condition): '' when every cell it reads (the condition and each it is compared
+    with: reference, count-matched control, schedule control) is complete, else ' (interim: k of n models)' for
+    the least complete of them: a verdict on part of a planned grid is shown, never read as final."""
     done = df.groupby(["fraction", "condition"]).size() if len(df) else pd.Series(dtype=int)
     planned = planned or {}
     out = {}
     for r in verdict.itertuples():
-        control = parse_condition(r.condition).control
-        cells = [(r.fraction, c) for c in (r.condition, r.reference, control) if c and (r.fraction, c) in planned]
+        read = (r.condition, *(ref for _, ref in parse_condition(r.condition).comparisons))
+        cells = [(r.fraction, c) for c in read if (r.fraction, c) in planned]
         short = [(int(done.get(k, 0)), planned[k]) for k in cells if done.get(k, 0) < planned[k]]
         out[(r.fraction, r.condition)] = " (interim: {} of {} models)".format(*min(short)) if short else ""
     return out
@@ -124,17 +124,20 @@ def _threshold_rules_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     return out
 
 
-def _schedule_lines(verdict: pd.DataFrame) -> list[str]:
-    """A sentence per pretraining condition that has its schedule control in the grid (pretrain_real)."""
+def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str]) -> list[str]:
+    """A sentence per pretraining condition that has its schedule control in the grid (pretrain_real), marked
+    interim (`notes`, from interim_notes) while a cell it reads is incomplete."""
     if "vs schedule" not in verdict:
         return []
     rows = verdict[verdict["vs schedule"].notna()]
-    said = [
-        f"`{r.condition}` at {r.fraction * 100:g} %: "
-        + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
-        + f" ({int(r['vs schedule replicates'])} replicates)"
-        for _, r in rows.iterrows()
-    ]
+    said = []
+    for _, r in rows.iterrows():
+        note = notes[(r.fraction, r.condition)].strip(" ()")  # '' or 'interim: k of n models'
+        said.append(
+            f"`{r.condition}` at {r.fraction * 100:g} %: "
+            + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
+            + f" ({int(r['vs schedule replicates'])} replicates{'; ' + note if note else ''})"
+        )
     if not said:
         return []
     return [
@@ -227,7 +230,7 @@ def answer_markdown(
         out.append("")
         counts = pd.Series(verdicts).value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
-        out += _schedule_lines(verdict)
+        out += _schedule_lines(verdict, notes)
     out += _threshold_rules_lines(tables)
     return "\n".join(out).rstrip() + "\n"
 

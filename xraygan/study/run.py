@@ -24,7 +24,7 @@ from xraygan.classifier_stack import train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig, StudyConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
-from xraygan.device import pick_device, stacking_pays
+from xraygan.device import emulated_cpu_bf16, pick_device, stacking_pays
 from xraygan.experiment import Experiment
 from xraygan.gan.export import export_synthetic, load_synthetic
 from xraygan.gan.runs import gan_dir, per_class_runs, train_gans, train_per_class
@@ -63,14 +63,21 @@ def cell_key(fraction: float, condition: str, seed: int) -> str:
 def planned_cells(exp: Experiment) -> list[Cell]:
     """Every model of the grid: each fraction x seed x condition, then the baseline at the curve fractions."""
     st = exp.study
-    planned = [Cell(f, c, s) for f in st.fractions for s in range(st.seeds_at(f)) for c in st.conditions]
-    return planned + [Cell(f, "baseline", s) for f in st.curve_fractions for s in range(st.seeds_at(f))]
+    planned = [Cell(f, c, s) for f in st.fractions for s in st.seed_range(f) for c in st.conditions]
+    return planned + [Cell(f, "baseline", s) for f in st.curve_fractions for s in st.seed_range(f)]
 
 
 def subsets_at(exp: Experiment, fraction: float) -> int:
     """Replicates at a fraction: training subsets below 100 % (each with its own GANs); at 100 % the one full
     split with `replicates_full` independently seeded GAN sets."""
     return exp.study.replicates_full if fraction >= 1.0 else exp.study.subsets
+
+
+def replicates_at(exp: Experiment, fraction: float) -> range:
+    """The replicate numbers at a fraction: subsets_at(fraction) of them, from the study's first_replicate
+    (each number seeds its training subset, validation subset and GANs)."""
+    first = exp.study.first_replicate
+    return range(first, first + subsets_at(exp, fraction))
 
 
 def gan_for(exp: Experiment, fraction: float, replicate: int) -> GANConfig:
@@ -107,8 +114,10 @@ def _pool_size(real: ImageSet) -> int:
 
 
 def replicate_of(exp: Experiment, cell: Cell) -> int:
-    """The replicate (training subset, GAN set) a cell's classifier uses: its seed modulo the replicates."""
-    return cell.seed % subsets_at(exp, cell.fraction)
+    """The replicate (training subset, GAN set) a cell's classifier uses: its seed modulo the replicates,
+    counted from the study's first_replicate."""
+    first = exp.study.first_replicate
+    return first + (cell.seed - first) % subsets_at(exp, cell.fraction)
 
 
 def replicate_major(exp: Experiment, cells: list[Cell]) -> list[tuple[float, int, list[Cell]]]:
@@ -152,7 +161,7 @@ def prepare_gans(
         return
     modes = tuple(GAN_MODES[k] for k in sorted(kinds, key=list(GAN_MODES).index))
     if jobs is None:
-        jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
+        jobs = [(f, s) for f in exp.study.fractions for s in replicates_at(exp, f)]
     if exp.study.workers > 1:  # GANs in parallel processes first (side by side on one GPU)
         gan_jobs = [(f, s, m) for f, s in jobs for m in modes]
         with mp.get_context("spawn").Pool(
@@ -190,7 +199,7 @@ def gan_steps_left(
     kinds = needed_gans(exp)
     left = {"gan": 0, "gan_subset": 0}
     if jobs is None:
-        jobs = [(f, s) for f in exp.study.fractions for s in range(subsets_at(exp, f))]
+        jobs = [(f, s) for f in exp.study.fractions for s in replicates_at(exp, f)]
     if kinds:
         for f, s in jobs:
             root = subset_gan_dir(exp, fraction_subset(splits.train, f, s), runs, f, s, create=False)
@@ -548,6 +557,13 @@ def run_study(
                 f"models to train; estimate {secs / 3600:.1f} h on {pick_device(device)} ({rates.describe()})",
                 flush=True,
             )
+            if emulated_cpu_bf16(device, exp.classifier.cpu_bf16):
+                print(
+                    f"xraygan: study {exp.preset}: its classifier trains in bf16 autocast (cpu_bf16), which this CPU "
+                    "emulates (no AVX512-BF16 or AMX instructions): about 2x slower than fp32 here. The grid's rows "
+                    "need the recipe unchanged; a CPU with those instructions, or a GPU, runs it several times faster.",
+                    flush=True,
+                )
     if estimate_only:
         return pd.DataFrame(finished)
     # with workers the GANs come first, side by side; on a GPU first too, as stacks
@@ -605,7 +621,7 @@ def write_val_split(exp: Experiment, splits: Splits, results: Path) -> None:
     record = {
         f"{f:g}/{r}": validation_at(st, splits, f, r).labels.tolist()
         for f in (*st.fractions, *st.curve_fractions)
-        for r in range(subsets_at(exp, f))
+        for r in replicates_at(exp, f)
     }
     (results / "val_split.json").write_text(json.dumps(record) + "\n")
 

@@ -14,7 +14,7 @@ from xraygan.gan.training import steps_done
 from xraygan.paths import shown
 from xraygan.review.diversity import generator_diversity
 from xraygan.study.reproduce import open_grid
-from xraygan.study.run import gan_for, needed_gans, subset_gan_dir, subsets_at
+from xraygan.study.run import gan_for, needed_gans, replicates_at, subset_gan_dir
 
 MIN_REAL = 10  # class_diversity needs at least this many images on each side
 COLUMNS = ["near_twin_share", "near_twin_share_real", "pairwise_ratio", "ms_ssim", "ms_ssim_real", "collapsed"]
@@ -40,7 +40,7 @@ def grid_gan_variety(
     for f in fractions or exp.study.fractions:
         if f not in exp.study.fractions:
             raise ValueError(f"fraction {f}: the grid in {results} has fractions {exp.study.fractions}")
-        for r in range(subsets_at(exp, f)):
+        for r in replicates_at(exp, f):
             real = fraction_subset(splits.train, f, r)
             root = subset_gan_dir(exp, real, Path(runs), f, r, create=False)
             if min(real.class_counts().values()) < MIN_REAL:
