@@ -13,4 +13,15 @@ if [ -z "${XRAYGAN_DATA:-}" ] && [ -d ../shared/data/chest_xray_224 ]; then
   export XRAYGAN_DATA=$PWD/../shared/data/chest_xray_224
 fi
 ruff check .
-python -m pytest -q tests --nbval-lax --nbval-current-env notebooks "$@"
+# One thread per process: on 2 cores the tests' small models keep one thread busy better than two. The tests
+# run in two processes (pytest-xdist) and, beside them, the notebooks in one more, in order (notebook 03 reads
+# the GANs notebook 02 trained; nbval runs a notebook's cells in one kernel); its report follows the tests'.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks "$@" >"$scratch/notebooks.log" 2>&1 &
+notebooks=$!
+status=0
+python -m pytest -q -n 2 tests "$@" || status=$?
+wait "$notebooks" || status=$?
+echo "--- notebooks (nbval) ---"
+cat "$scratch/notebooks.log"
+exit "$status"

@@ -45,7 +45,7 @@ def _set(n0: int, n1: int) -> ImageSet:
 
 
 def _phantom_exp(**study):
-    """The smoke experiment on a small phantom set (10-step GANs on subsets, 40-step classifiers)."""
+    """The smoke experiment on a small phantom set (10-step GANs on subsets, 20-step classifiers)."""
     return build_experiment("smoke", data=DataConfig(source="phantom", phantom_per_class=24), study=study)
 
 
@@ -73,7 +73,7 @@ def test_model_selection_follows_validation_where_it_disagrees_with_test() -> No
 
     tr, va, te = (phantom_set(n, 64, seed=0, split=sp) for n, sp in ((120, "train"), (30, "val"), (40, "test")))
     flipped = dataclasses.replace(va, labels=1 - va.labels)
-    cfg = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=20, lr=3e-3)
+    cfg = ClassifierConfig(width=8, steps=120, batch_size=32, eval_every=20, lr=3e-3, channels_last=True)
     a = train_classifier(cfg, tr, va, device="cpu", progress=False)
     b = train_classifier(cfg, tr, flipped, device="cpu", progress=False)
     assert [h["val_auc"] for h in b.history] == pytest.approx([1 - h["val_auc"] for h in a.history])
@@ -178,7 +178,7 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert len(df) == 6 and set(df.test_reads) == {1}
     assert (tmp_path / "res" / "runs.csv").exists() and json.loads((tmp_path / "res" / "config.json").read_text())
     # the validation split, never the test split, selects the step: best_step is an eval step
-    assert set(df.best_step) <= {20, 40}
+    assert set(df.best_step) <= {10, 20}
     # every committed cell reruns bit for bit from config.json and the run folder; a changed row is named
     cells = [Cell(0.5, "baseline", 1), Cell(0.5, "dcgan_50", 0)]
     assert reproduce_cells(tmp_path / "res", tmp_path / "runs", cells) == {c.key: {} for c in cells}
@@ -359,6 +359,9 @@ def test_replicates_classifiers_train_as_one_stack_where_stacking_pays(tmp_path:
     exp = _phantom_exp(
         fractions=(0.5,), seeds=2, subsets=2, conditions=("baseline", "classic_aug", "dup_real_100", "pretrain_dcgan")
     )
+    # 40 steps, checked at 20 and 40: with the smoke preset's two checks 10 steps apart, float rounding can tip
+    # a near-tied selection either way
+    exp = dataclasses.replace(exp, classifier=dataclasses.replace(exp.classifier, steps=40, eval_every=20))
     serial = run_study(exp, tmp_path / "serial", tmp_path / "runs", device="cpu", progress=False)
     stacks, alone = [], []
     real_stack, real_cell = study_mod.train_classifiers, study_mod.run_cell
@@ -392,7 +395,7 @@ def test_resnet18_option_is_one_channel_single_logit(size: int) -> None:
 
 def test_resnet18_classifier_learns_phantoms() -> None:
     tr, va, te = (phantom_set(n, 64, seed=0, split=sp) for n, sp in ((120, "train"), (30, "val"), (40, "test")))
-    cfg = ClassifierConfig(model="resnet18", steps=60, batch_size=32, eval_every=30, lr=1e-3)
+    cfg = ClassifierConfig(model="resnet18", steps=30, batch_size=32, eval_every=15, lr=1e-3)
     tc = train_classifier(cfg, tr, va, device="cpu", progress=False)
     assert evaluate_test(tc, GuardedTest(te), "cpu")["test_auc"] > 0.8
 
@@ -698,3 +701,23 @@ def test_cpu_bf16_trains_in_bf16_and_keeps_fp32_weights_and_evaluation() -> None
         assert metrics["test_auc"] > 0.9
     f32, b16 = torch.float32, torch.bfloat16
     assert seen == {False: {("train", f32), ("eval", f32)}, True: {("train", b16), ("eval", f32)}}
+
+
+def test_a_short_training_phase_keeps_its_warm_up_and_a_too_short_one_is_refused() -> None:
+    """A 10-step phase (a 20-step budget split for pretraining) trains: its warm-up is two steps, where a tenth
+    of it made torch's one-cycle schedule divide by zero; under 4 steps the error names the setting."""
+    from xraygan.classifier import optimiser
+
+    cfg = ClassifierConfig(width=4, steps=20, eval_every=10)
+    params = [torch.nn.Parameter(torch.zeros(1))]
+    opt, sched = optimiser(params, cfg, 10)
+    lrs = []
+    for _ in range(10):
+        opt.step()
+        sched.step() if len(lrs) < 9 else None
+        lrs.append(opt.param_groups[0]["lr"])
+    assert max(lrs) == pytest.approx(cfg.lr) and lrs[-1] < 0.01 * cfg.lr  # warmed up, then decayed
+    _, long = optimiser(params, cfg, 1200)
+    assert long.total_steps == 1200 and long._schedule_phases[0]["end_step"] == pytest.approx(119)  # a tenth
+    with pytest.raises(ValueError, match="at least 4"):
+        optimiser(params, cfg, 3)

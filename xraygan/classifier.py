@@ -108,9 +108,13 @@ def loss_weights(ds: ImageSet, cfg: ClassifierConfig, dev: torch.device) -> torc
 
 
 def optimiser(params, cfg: ClassifierConfig, steps: int):
-    """AdamW with a one-cycle (warm-up, cosine decay) schedule over `steps`."""
+    """AdamW with a one-cycle (warm-up, cosine decay) schedule over `steps`: a tenth of them warm-up, at least
+    two (torch's schedule divides by zero when the warm-up ends on its first step, e.g. a 10-step phase)."""
+    if steps < 4:
+        raise ValueError(f"a classifier training phase of {steps} steps: give it at least 4 (ClassifierConfig.steps)")
     opt = torch.optim.AdamW(params, cfg.lr, weight_decay=cfg.weight_decay)
-    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=max(1, steps), pct_start=0.1)
+    warm = max(0.1, 2 / steps)  # 0.1 from 20 steps on: every committed model's schedule is unchanged
+    return opt, torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=steps, pct_start=warm)
 
 
 def selection(y_val: np.ndarray, p: np.ndarray) -> tuple[float, dict]:
