@@ -18,15 +18,13 @@ from xraygan.study.report import (
     interim_notes,
     interval,
     load_report,
-    planned_models,
-    planned_per_cell,
     readme_block,
     results_key,
     signed,
     update_readme,
     write_report,
 )
-from xraygan.study.run import load_results, read_test_split
+from xraygan.study.run import load_results, read_grid, read_test_split
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "results" / "pilot"
@@ -62,7 +60,7 @@ def test_report_regenerates_the_committed_tables_and_quotes_them(tmp_path: Path,
     text = (res / "ANSWER.md").read_text()
     assert "`results/pilot_elsewhere/`" in text
     verdict = pd.read_csv(PILOT / "verdict.csv")
-    done, planned = len(load_results(PILOT)), planned_models(PILOT)
+    done, planned = len(load_results(PILOT)), sum(read_grid(PILOT).planned.values())
     assert planned == 27 and f"{done} of {planned} models" in text and ("partial" in text) == (done < planned)
     for _, r in verdict.iterrows():  # every comparison's row quotes its numbers from verdict.csv
         cells = (ln.split("|") for ln in text.splitlines() if ln.startswith(f"| {r.fraction * 100:g} % |"))
@@ -91,7 +89,7 @@ def test_a_grid_run_outside_its_presets_folder_never_writes_the_presets_readme_b
 def test_a_partial_grid_says_so_and_a_changed_row_changes_the_answer(tmp_path: Path) -> None:
     df = load_results(PILOT)
     tables = compute_tables(df, read_test_split(PILOT))
-    plan = planned_per_cell(PILOT)
+    plan = read_grid(PILOT).planned
     full = answer_markdown(df, tables, "pilot", plan)
     assert "partial" in answer_markdown(df, tables, "pilot", {**plan, (0.25, "baseline"): 16})
     worse = df.copy()
@@ -123,7 +121,7 @@ def test_a_verdict_on_unfinished_cells_is_marked_interim() -> None:
     interim, naming the least complete cell; finished comparisons are shown as they are."""
     df = load_results(PILOT)
     tables = compute_tables(df, read_test_split(PILOT))
-    plan = planned_per_cell(PILOT)
+    plan = read_grid(PILOT).planned
     assert sum(plan.values()) == 27 and plan[(0.1, "dcgan_100")] == 3
     assert "interim" not in answer_markdown(df, tables, "pilot", plan)
     more = {**plan, (1.0, "dup_real_100"): 4}  # one more control model planned on the full split
@@ -236,4 +234,4 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
     notes = interim_notes(pd.DataFrame(rows), verdict.assign(reference="baseline"), plan)
     assert notes[(0.1, "pretrain_dcgan")] == " (interim: 2 of 3 models)"  # its schedule control is short
     text = "".join(_schedule_lines(verdict, notes))
-    assert "(9 replicates; interim: 2 of 3 models)." in text
+    assert "(9 replicates) (interim: 2 of 3 models)." in text

@@ -39,19 +39,6 @@ def interval(mean: float, low: float, high: float, digits: int = 1, sign: bool =
     return f"{f(mean)} [{f(low)}, {f(high)}]"
 
 
-def planned_models(results: Path) -> int | None:
-    """How many models the grid of a results folder plans (from its config.json), None if unknown."""
-    per_cell = planned_per_cell(results)
-    return None if per_cell is None else sum(per_cell.values())
-
-
-def planned_per_cell(results: Path) -> dict[tuple[float, str], int] | None:
-    """Models the grid of a results folder plans per (fraction, condition), from its config.json."""
-    from xraygan.study import run
-
-    return run.planned_per_cell(run.saved_experiment(results))
-
-
 def interim_notes(
     df: pd.DataFrame, verdict: pd.DataFrame, planned: dict[tuple[float, str], int] | None
 ) -> dict[tuple[float, str], str]:
@@ -130,14 +117,12 @@ def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str]) 
     if "vs schedule" not in verdict:
         return []
     rows = verdict[verdict["vs schedule"].notna()]
-    said = []
-    for _, r in rows.iterrows():
-        note = notes[(r.fraction, r.condition)].strip(" ()")  # '' or 'interim: k of n models'
-        said.append(
-            f"`{r.condition}` at {r.fraction * 100:g} %: "
-            + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
-            + f" ({int(r['vs schedule replicates'])} replicates{'; ' + note if note else ''})"
-        )
+    said = [
+        f"`{r.condition}` at {r.fraction * 100:g} %: "
+        + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
+        + f" ({int(r['vs schedule replicates'])} replicates){notes[(r.fraction, r.condition)]}"
+        for _, r in rows.iterrows()
+    ]
     if not said:
         return []
     return [
@@ -159,7 +144,7 @@ def answer_markdown(
     """The answer block: how much of the grid is done, the baseline's learning curve, and per fraction and
     condition the paired gain of the protocol's endpoint with its intervals, the verdict and the exchange
     rate. Every number comes from `df` (runs.jsonl) and the tables computed from it. `planned`: the grid's
-    models per (fraction, condition) (planned_per_cell; None if unknown), which also marks the verdicts of
+    models per (fraction, condition) (run.planned_per_cell; None if unknown), which also marks the verdicts of
     unfinished cells as interim. `folder`: the results folder's path under results/ (default: the preset's;
     see results_key)."""
     done, total = len(df), sum((planned or {}).values())
