@@ -23,7 +23,7 @@ from xraygan.data.phantom import phantom_set
 from xraygan.data.splits import fraction_subset
 from xraygan.experiment import build_experiment
 from xraygan.gan.runs import per_class_runs
-from xraygan.metrics import best_threshold, binary_metrics
+from xraygan.metrics import balanced_accuracy_at, best_threshold, binary_metrics
 from xraygan.review.diversity import generator_diversity
 from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.attention import grid_attention, load_attention
@@ -138,6 +138,33 @@ def test_metrics_known_answers() -> None:
         ]
         == 1.0
     )
+
+
+def test_best_threshold_is_the_lowest_candidate_of_the_scan_that_reaches_the_best() -> None:
+    """The one-sort threshold choice gives what scanning every candidate with binary_metrics gives (the lowest
+    candidate with the highest validation balanced accuracy), on scores with ties, with 0.5 inside the best
+    run of thresholds, and with one class only; the balanced accuracies are the same floats."""
+
+    def scan(y, p):  # the reference: every candidate, in ascending order, through binary_metrics
+        best, best_t = -1.0, 0.5
+        for t in np.unique(np.concatenate([p, [0.5]])):
+            ba = binary_metrics(y, p, float(t))["balanced_accuracy"]
+            if ba > best + 1e-12:
+                best, best_t = ba, float(t)
+        return best_t
+
+    rng = np.random.default_rng(0)
+    cases = [(np.array([0, 0, 1, 1]), np.array([0.2, 0.3, 0.7, 0.9]))]  # 0.5 lies in the best run: it is chosen
+    cases += [(np.array([1, 1, 1]), np.array([0.2, 0.4, 0.9])), (np.array([0, 0]), np.array([0.6, 0.7]))]
+    for n in (5, 40, 300):
+        y = rng.integers(0, 2, n)
+        cases.append((y, np.round(np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.3, n), 0, 1), 2)))  # ties
+    for y, p in cases:
+        assert best_threshold(y, p) == scan(y, p)
+        cands = np.unique(np.concatenate([p, [0.5]]))
+        fast = balanced_accuracy_at(y, p, cands)
+        assert list(fast) == [binary_metrics(y, p, float(t))["balanced_accuracy"] for t in cands]
+    assert best_threshold(*cases[0]) == 0.5
 
 
 def test_wilcoxon_p_is_scipys_exact_permutation_p() -> None:
