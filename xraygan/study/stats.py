@@ -112,10 +112,8 @@ def cluster_difference(d, clusters, level: float = 0.95, n_resamples: int = 2000
         "sd_between": float(means.std(ddof=1)) if len(means) > 1 else float("nan"),
     }
     if len(means) >= 2 and np.ptp(means) > 0:
-        rng = np.random.default_rng(seed)
-        boot = np.empty(n_resamples)
-        for i in range(n_resamples):
-            boot[i] = means[rng.integers(0, len(means), len(means))].mean()
+        rng = np.random.default_rng(seed)  # one draw of every resample: the same numbers as one draw each
+        boot = means[rng.integers(0, len(means), (n_resamples, len(means)))].mean(1)
         q = (1 - level) / 2
         _, t_low, t_high = mean_ci(means, level)
         out["low"] = min(float(np.quantile(boot, q)), t_low)
