@@ -309,6 +309,43 @@ def test_learning_curve_figure_places_conditions_on_the_baseline_curve(tmp_path,
     assert [a.get_ylabel() for a in both.axes] == ["test accuracy at the validation-chosen threshold (%)", "test AUC"]
 
 
+def test_verdict_figure_draws_every_comparison_a_row_carries(tmp_path, monkeypatch) -> None:
+    """Each row shows its gain over the reference (filled circle), over the count-matched control (hollow
+    circle) and, for pretraining on synthetic images, over its schedule control (hollow diamond), each at its
+    mean with its interval; a comparison the row lacks is not drawn, and the title names only what is drawn."""
+    from xraygan.study.figures import plot_verdict
+    from xraygan.study.protocol import PROTOCOL
+
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path))
+    nan = float("nan")
+    v = pd.DataFrame(
+        [  # condition, vs baseline, vs control, vs schedule (mean; the interval is mean -1 .. +2)
+            ("dcgan_100", 1.0, 0.5, nan, "does not reach +3"),
+            ("pretrain_dcgan", -2.0, nan, -1.5, "unresolved"),
+        ],
+        columns=["condition", "vs baseline", "vs control", "vs schedule", "verdict"],
+    ).assign(fraction=0.1, reference="baseline")
+    for k in ("vs baseline", "vs control", "vs schedule"):
+        v[f"{k} low"], v[f"{k} high"] = v[k] - 1, v[k] + 2
+    ax = plot_verdict(v, PROTOCOL, "verdict").axes[0]
+    assert (tmp_path / "verdict.png").stat().st_size > 0
+    by_kind: dict = {}  # (marker, hollow) -> [(x, y)], from the markers errorbar drew
+    for ln in ax.lines:
+        if ln.get_marker() not in ("None", "", None, "|"):
+            key = (ln.get_marker(), ln.get_markerfacecolor() == "white")
+            by_kind.setdefault(key, []).extend(zip(ln.get_xdata(), ln.get_ydata()))
+    # sorted by condition, top row first: pretrain_dcgan at y=0, dcgan_100 at y=1
+    assert sorted(x for x, _ in by_kind[("o", False)]) == [-2.0, 1.0]
+    assert [x for x, y in by_kind[("o", True)]] == [0.5] and by_kind[("o", True)][0][1] < 1
+    assert [x for x, y in by_kind[("D", True)]] == [-1.5] and by_kind[("D", True)][0][1] < 0
+    caps = sorted(round(x, 6) for c in ax.collections for seg in c.get_segments() for x in (seg[0][0], seg[1][0]))
+    assert caps == sorted([0.0, 3.0, -0.5, 2.5, -3.0, 0.0, -2.5, 0.5])  # each interval from low to high
+    title = ax.get_title()
+    assert "hollow diamond: against pretraining on duplicated real images" in title and "circle" in title
+    no_schedule = plot_verdict(v.drop(columns=[c for c in v if c.startswith("vs schedule")]), PROTOCOL, "v2")
+    assert "diamond" not in no_schedule.axes[0].get_title()
+
+
 def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:
     """Same training, two rules: selection on AUC keeps the first step with the best validation AUC (on easy
     phantoms it saturates early), selection on loss the step with the lowest validation log-loss."""

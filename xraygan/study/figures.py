@@ -196,38 +196,42 @@ def plot_threshold_rules(rules: pd.DataFrame, name: str = "04_threshold_rules") 
 VERDICT_COLOURS = {"helps": "tab:green", "unresolved": "tab:grey"}  # "does not reach +goal": tab:red
 
 
+# How plot_verdict draws each comparison a verdict row carries: against the reference (filled circle), the
+# count-matched control (hollow circle) and, for pretraining on synthetic images, its schedule control
+# (pretraining on duplicated real images; hollow diamond).
+VERDICT_MARKERS = {
+    "vs baseline": ("o", None, "the reference"),
+    "vs control": ("o", "white", "the count-matched control"),
+    "vs schedule": ("D", "white", "pretraining on duplicated real images"),
+}
+
+
 def plot_verdict(
     verdict: pd.DataFrame, protocol, name: str = "04_verdict", notes: dict[tuple[float, str], str] | None = None
 ) -> Figure:
     """The protocol's comparisons as a forest plot: per fraction and condition, the endpoint's paired gain
-    over its reference (filled) and over its count-matched control (hollow) with replicate-level 95 % CIs,
-    the band of ±goal points shaded, and the verdict of the rule written beside each row (with its note,
-    e.g. that it is interim, from report.interim_notes)."""
+    over each comparison the row carries (VERDICT_MARKERS: reference, count-matched control, schedule control)
+    with replicate-level 95 % CIs, the band of ±goal points shaded, and the verdict of the rule written beside
+    each row (with its note, e.g. that it is interim, from report.interim_notes)."""
     v = verdict.sort_values(["fraction", "condition"], ascending=[False, True]).reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.42 * len(v) + 1.6), layout="constrained")
     ax.axvspan(-protocol.goal, protocol.goal, color="0.92", zorder=0)
     ax.axvline(0, color="k", lw=0.8)
+    drawn = [k for k in VERDICT_MARKERS if k in v and v[k].notna().any()]
     for i, r in v.iterrows():
         col = VERDICT_COLOURS.get(r.verdict, "tab:red")
         y = len(v) - 1 - i
-        ax.errorbar(
-            r["vs baseline"],
-            y + 0.12,
-            xerr=[[r["vs baseline"] - r["vs baseline low"]], [r["vs baseline high"] - r["vs baseline"]]],
-            fmt="o",
-            color=col,
-            ms=5,
-            capsize=2,
-        )
-        if "vs control" in r and not np.isnan(r["vs control"]):
+        here = [k for k in drawn if not np.isnan(r[k])]
+        for j, k in enumerate(here):  # the row's markers spread evenly around its tick
+            marker, face, _ = VERDICT_MARKERS[k]
             ax.errorbar(
-                r["vs control"],
-                y - 0.18,
-                xerr=[[r["vs control"] - r["vs control low"]], [r["vs control high"] - r["vs control"]]],
-                fmt="o",
-                mfc="white",
+                r[k],
+                y + 0.3 * ((len(here) - 1) / 2 - j),
+                xerr=[[r[k] - r[f"{k} low"]], [r[f"{k} high"] - r[k]]],
+                fmt=marker,
+                mfc=face or col,
                 color=col,
-                ms=5,
+                ms=5 if marker == "o" else 4.5,
                 capsize=2,
             )
         said = r.verdict + (notes or {}).get((r.fraction, r.condition), "").replace(" (", "\n(")
@@ -236,10 +240,14 @@ def plot_verdict(
     ax.set_yticklabels([f"{f:.0%}  {c} vs {ref}" for f, c, ref in zip(v.fraction, v.condition, v.reference)][::-1])
     ax.tick_params(axis="y", labelsize=8)
     ax.set_xlabel(f"paired gain in {endpoint_label(protocol.endpoint)} (points)")
-    ax.set_title(  # the band is named here, not in a legend box that could hide an interval
-        "filled: against the reference; hollow: against the count-matched control; 95 % CI over replicates\n"
-        f"grey band: ±{protocol.goal:g} points; an interval that ends left of +{protocol.goal:g} rules out a "
-        f"{protocol.goal:g}-point gain",
+    shapes = {"o": "circle", "D": "diamond"}
+    key = "; ".join(
+        f"{'filled' if face is None else 'hollow'} {shapes[marker]}: against {what}"
+        for marker, face, what in (VERDICT_MARKERS[k] for k in drawn)
+    )
+    ax.set_title(  # the markers and the band are named here, not in a legend box that could hide an interval
+        f"{key}\n95 % CI over replicates; grey band: ±{protocol.goal:g} points; an interval that ends left of "
+        f"+{protocol.goal:g} rules out a {protocol.goal:g}-point gain",
         fontsize=9,
     )
     ax.grid(axis="x", alpha=0.3)
