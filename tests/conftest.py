@@ -1,4 +1,5 @@
-"""Shared fixtures: small Kaggle-layout folders the tests draw themselves (no network)."""
+"""Shared fixtures: small Kaggle-layout folders the tests draw themselves (no network), and the small phantom
+experiments the study tests run."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from xraygan.config import DataConfig
 from xraygan.data.phantom import draw_phantom
+from xraygan.experiment import Experiment, build_experiment
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "chest_xray_224"
+# The image side of the tests' phantom studies: 32 px has a quarter of 64 px's pixels, so a study test trains
+# its GANs and classifiers in about a third of the time, through the same code (models.py builds both sizes).
+TEST_SIZE = 32
+
+
+def phantom_experiment(preset: str = "smoke", per_class: int = 24, **overrides) -> Experiment:
+    """`preset` (with `overrides`, as build_experiment takes them) on a small phantom set at TEST_SIZE px."""
+    data = DataConfig(source="phantom", phantom_per_class=per_class, image_size=TEST_SIZE)
+    return build_experiment(preset, data=data, gan={"image_size": TEST_SIZE, **overrides.pop("gan", {})}, **overrides)
 
 
 def write_kaggle_folder(root: Path, n_per_class: int = 6, size: int = 80, seed: int = 0) -> Path:

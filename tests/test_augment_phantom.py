@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from tests.conftest import TEST_SIZE
 from xraygan.augment import classic_augment, diff_augment
 from xraygan.config import DataConfig
 from xraygan.data import load_splits
@@ -28,7 +29,7 @@ def test_diff_augment_is_differentiable_and_changes_input() -> None:
 
 
 def test_phantom_classes_differ_and_are_labelled() -> None:
-    ds = phantom_set(40, 64, seed=0)
+    ds = phantom_set(40, TEST_SIZE, seed=0)
     assert ds.class_counts() == {"NORMAL": 40, "PNEUMONIA": 40}
     m0, m1 = (ds.of_class(c).images.float().mean().item() for c in (0, 1))
     assert m1 > m0  # opacities brighten the lungs

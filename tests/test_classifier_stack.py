@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tests.conftest import TEST_SIZE
 from xraygan.classifier import predict, sigmoid, train_classifier
 from xraygan.classifier_stack import StackedSimpleCNN, train_classifiers
 from xraygan.config import ClassifierConfig
@@ -58,8 +59,8 @@ def test_stacked_training_matches_one_at_a_time(recipe: dict) -> None:
         dataclasses.replace(base, seed=1, augment=True),
         dataclasses.replace(base, seed=2, class_weighted=True),
     ]
-    trains = [phantom_set(n, 64, seed=s, split="train") for n, s in ((40, 0), (24, 1), (56, 2))]
-    val = phantom_set(20, 64, seed=5, split="val")
+    trains = [phantom_set(n, TEST_SIZE, seed=s, split="train") for n, s in ((40, 0), (24, 1), (56, 2))]
+    val = phantom_set(20, TEST_SIZE, seed=5, split="val")
     cpu = torch.device("cpu")
     together = train_classifiers(cfgs, trains, val, "cpu")
     alone = [train_classifier(c, t, val, "cpu", progress=False) for c, t in zip(cfgs, trains)]
@@ -87,6 +88,6 @@ def _weight_gap(a: torch.nn.Module, b: torch.nn.Module) -> float:
 
 def test_stacking_refuses_configs_that_do_not_share_a_shape() -> None:
     a, b = ClassifierConfig(width=4, steps=20, eval_every=10), ClassifierConfig(width=8, steps=20, eval_every=10)
-    ds = phantom_set(8, 64, seed=0)
+    ds = phantom_set(8, TEST_SIZE, seed=0)
     with pytest.raises(ValueError, match="ClassifierConfig.width must be the same"):
         train_classifiers([a, b], [ds, ds], ds, "cpu")

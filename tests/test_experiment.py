@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import xraygan.experiment as experiment_mod
+from tests.conftest import TEST_SIZE, phantom_experiment
 from xraygan.checkpoint import CheckpointError, keyed_dir
 from xraygan.config import ClassifierConfig, DataConfig, GANConfig, StudyConfig
 from xraygan.experiment import Experiment, build_experiment
@@ -32,8 +33,8 @@ def test_unknown_names_sizes_and_fields_are_refused() -> None:
         StudyConfig(conditions=("baseline", "typo"))
     with pytest.raises(ValueError, match="once"):
         StudyConfig(conditions=("baseline", "baseline"))
-    with pytest.raises(ValueError, match=r"image_size=32: use one of \(28, 64, 128, 224\)"):
-        DataConfig(image_size=32)
+    with pytest.raises(ValueError, match=r"image_size=48: use one of \(28, 32, 64, 128, 224\)"):
+        DataConfig(image_size=48)
     with pytest.raises(ValueError, match=r"unknown field\(s\) \['ngff'\].*'ngf'"):
         build_experiment("cpu", gan={"ngff": 16})
     with pytest.raises(ValueError, match=r"unknown override\(s\) \['gans'\]"):
@@ -57,9 +58,7 @@ def test_augmentation_conditions_are_refused_where_the_classifier_already_augmen
 
 
 def test_run_study_uses_the_experiment_it_is_given(tmp_path: Path, monkeypatch) -> None:
-    exp = build_experiment(
-        "smoke",
-        data=PHANTOM,
+    exp = phantom_experiment(
         gan_subset={"steps": 15},
         classifier=ClassifierConfig(width=4, steps=30, batch_size=16, eval_every=10),
         study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")},
@@ -77,7 +76,7 @@ def test_run_study_uses_the_experiment_it_is_given(tmp_path: Path, monkeypatch) 
 
 def test_a_changed_config_never_reuses_a_stale_gan_or_result(tmp_path: Path) -> None:
     study = {"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")}
-    exp = build_experiment("smoke", data=PHANTOM, study=study)
+    exp = phantom_experiment(study=study)
     run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
     longer = dataclasses.replace(exp, gan_subset=dataclasses.replace(exp.gan_subset, steps=15))
     with pytest.warns(UserWarning, match="gan.steps: 10 there, 15 here"):
@@ -114,8 +113,10 @@ def test_gan_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> No
     from xraygan.data.phantom import phantom_set
     from xraygan.gan.training import train_gan
 
-    cfg = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=4, log_every=2, sample_every=2, ckpt_every=2)
-    train = phantom_set(16, 64, seed=0)
+    cfg = GANConfig(
+        image_size=TEST_SIZE, nz=8, ngf=4, ndf=4, batch_size=8, steps=4, log_every=2, sample_every=2, ckpt_every=2
+    )
+    train = phantom_set(16, TEST_SIZE, seed=0)
     train_gan(cfg, train, tmp_path / "g", class_label=0, device="cpu", progress=False)
     train_gan(dataclasses.replace(cfg, steps=6), train, tmp_path / "g", class_label=0, device="cpu", progress=False)
     with pytest.raises(CheckpointError, match="lr_d"):
@@ -125,7 +126,7 @@ def test_gan_resume_refuses_a_checkpoint_of_other_settings(tmp_path: Path) -> No
 def test_a_results_folder_from_before_a_new_field_is_not_stale(tmp_path: Path) -> None:
     """Fields added to a config later default to the old behaviour, so an older config.json without them
     still matches (the committed results must resume after such a change)."""
-    exp = build_experiment("smoke", data=PHANTOM, study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline",)})
+    exp = phantom_experiment(study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline",)})
     run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
     cfg = tmp_path / "res" / "config.json"
     saved = json.loads(cfg.read_text())

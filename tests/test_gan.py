@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import xraygan.gan.training as gan_mod
+from tests.conftest import TEST_SIZE
 from xraygan.checkpoint import CheckpointError, atomic_save, load_checkpoint
 from xraygan.config import GANConfig
 from xraygan.data.phantom import phantom_set
@@ -18,20 +19,31 @@ from xraygan.gan.export import export_synthetic, load_synthetic
 from xraygan.gan.training import GANTrainingError, train_gan
 from xraygan.models import Discriminator, Generator
 
-TINY = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6, ema_decay=0.9)
+TINY = GANConfig(
+    image_size=TEST_SIZE, nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6,
+    ema_decay=0.9,
+)
 
 
 @pytest.fixture(scope="module")
 def toy():
-    return phantom_set(24, 64, seed=1)
+    return phantom_set(24, TEST_SIZE, seed=1)
 
 
-@pytest.mark.parametrize("size", [64, 128])
+@pytest.mark.parametrize("size", [32, 64, 128])
 def test_shapes(size: int) -> None:
     G, D = Generator(16, 8, size), Discriminator(8, size)
     x = G(torch.randn(3, 16))
     assert x.shape == (3, 1, size, size) and x.min() >= -1 and x.max() <= 1
     assert D(x).shape == (3,)
+    # the widest block is ngf * 8 at 64 px and up (the DCGAN paper's), ngf * 4 at 32 px (one block fewer)
+    assert G.net[0].out_channels == D.head.in_channels == 8 * (4 if size == 32 else 8)
+
+
+@pytest.mark.parametrize("size", [16, 48, 256 + 1])
+def test_sizes_dcgan_cannot_build_are_refused(size: int) -> None:
+    with pytest.raises(ValueError, match=f"image_size={size}: DCGAN needs a power of two >= 32"):
+        Generator(16, 8, size)
 
 
 def test_conditional_labels_change_output() -> None:
@@ -48,6 +60,7 @@ def test_conditional_labels_change_output() -> None:
 def test_discriminator_learns_on_toy_set(toy) -> None:
     """With G frozen (lr 0), a few D steps must lower D's loss: the loop really optimises D."""
     cfg = GANConfig(
+        image_size=TEST_SIZE,
         nz=8,
         ngf=4,
         ndf=8,
@@ -308,7 +321,7 @@ def test_run_folders_made_before_the_later_options_keep_their_key() -> None:
     its folders are found again; one that uses any of them names them all; different recipes never share."""
     from xraygan.gan.runs import run_key
 
-    train = phantom_set(8, 64, seed=0)
+    train = phantom_set(8, TEST_SIZE, seed=0)
     plain, mbstd = run_key(GANConfig(), train, 1.0, 0), run_key(GANConfig(mbstd=True), train, 1.0, 0)
     assert not {"mbstd", "spectral_norm", "r1_gamma", "r1_every", "pack"} & set(plain["gan"])
     assert "pack" not in mbstd["gan"]  # the pilot's and paper grid's folders keep their key after PacGAN
@@ -349,7 +362,7 @@ def test_packing_discriminator_judges_packs_and_is_refused_where_it_cannot_work(
 def test_a_shared_start_draws_every_class_then_the_class_alone(tmp_path: Path, monkeypatch) -> None:
     """With shared_steps=k a per-class GAN's first k batches come from both classes' images, the rest from its
     own class only; without it every batch is the class's. Classes are told apart by their pixel values."""
-    toy = phantom_set(24, 64, seed=1)
+    toy = phantom_set(24, TEST_SIZE, seed=1)
     toy.images[toy.labels == 0] = 10  # NORMAL: every pixel 10, PNEUMONIA: 200
     toy.images[toy.labels == 1] = 200
     seen: list[set[int]] = []

@@ -11,17 +11,29 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import TEST_SIZE
 from xraygan.checkpoint import load_checkpoint
 from xraygan.config import GANConfig
 from xraygan.data.phantom import phantom_set
 from xraygan.gan.stack import StackedDiscriminator, stack_problem, train_gan_stack
 from xraygan.gan.training import build_models, train_gan
 
-TINY = GANConfig(nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6, ema_decay=0.9)
+TINY = GANConfig(
+    image_size=TEST_SIZE, nz=8, ngf=4, ndf=4, batch_size=8, steps=12, log_every=2, sample_every=6, ckpt_every=6,
+    ema_decay=0.9,
+)
 
 
 @pytest.fixture(scope="module")
 def toy():
+    return phantom_set(24, TEST_SIZE, seed=1)
+
+
+@pytest.fixture(scope="module")
+def toy64():
+    """The comparison with one-at-a-time training runs at the study's 64 px: at 32 px with cutout one model's
+    generator gets first-step gradients near zero, whose rounding Adam's first step (about lr * g / |g|) turns
+    into 6e-4 of a weight, which no tolerance on float rounding can tell from a fault."""
     return phantom_set(24, 64, seed=1)
 
 
@@ -56,11 +68,11 @@ HINGE = {"diffaug": "off", "loss": "hinge", "steps": 4, "log_every": 2, "sample_
 
 
 @pytest.mark.parametrize("fields", [{}, {"mbstd": True, "pack": 2, "diffaug_policy": "cutout"}, HINGE])
-def test_stack_trains_the_same_models_as_one_at_a_time(toy, tmp_path: Path, fields: dict) -> None:
-    cfg = replace(TINY, **fields)
-    jobs = _jobs(cfg, toy, tmp_path / "one")
+def test_stack_trains_the_same_models_as_one_at_a_time(toy64, tmp_path: Path, fields: dict) -> None:
+    cfg = replace(TINY, image_size=64, **fields)
+    jobs = _jobs(cfg, toy64, tmp_path / "one")
     alone = [train_gan(c, t, r, lab, progress=False) for c, t, r, lab in jobs]
-    stacked = train_gan_stack(_jobs(cfg, toy, tmp_path / "stack"), progress=False)
+    stacked = train_gan_stack(_jobs(cfg, toy64, tmp_path / "stack"), progress=False)
     for a, b in zip(alone, stacked):
         sa, sb = load_checkpoint(a / "checkpoint.pt"), load_checkpoint(b / "checkpoint.pt")
         assert set(sa) == set(sb) and sa["step"] == sb["step"] == cfg.steps
@@ -97,7 +109,7 @@ def test_a_stopped_stack_resumes_exactly_stacked_or_alone(toy, tmp_path: Path) -
 def test_stacked_discriminator_matches_its_members(toy) -> None:
     cfgs = [replace(TINY, seed=s, mbstd=True, pack=2) for s in range(3)]
     Ds = [build_models(c)[1].eval() for c in cfgs]
-    x = torch.randn(8, 3, 64, 64)
+    x = torch.randn(8, 3, TEST_SIZE, TEST_SIZE)
     out = StackedDiscriminator(Ds).eval()(x)
     assert out.shape == (4, 3)
     for k, D in enumerate(Ds):

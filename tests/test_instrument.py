@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
+from tests.conftest import TEST_SIZE, phantom_experiment
 from xraygan.classifier import train_classifier
 from xraygan.config import ClassifierConfig
 from xraygan.data.phantom import phantom_set
@@ -266,7 +267,7 @@ def test_verdict_table_reports_the_test_set_interval_from_logits() -> None:
 
 
 def test_weight_average_is_what_the_classifier_keeps() -> None:
-    tr, va = phantom_set(120, 64, seed=0, split="train"), phantom_set(30, 64, seed=0, split="val")
+    tr, va = phantom_set(120, TEST_SIZE, seed=0, split="train"), phantom_set(30, TEST_SIZE, seed=0, split="val")
     base = ClassifierConfig(width=8, steps=80, batch_size=32, eval_every=40, lr=3e-3)
     raw = train_classifier(base, tr, va, device="cpu", progress=False)
     avg = train_classifier(ClassifierConfig(**{**base.__dict__, "ema_decay": 0.9}), tr, va, "cpu", progress=False)
@@ -349,7 +350,7 @@ def test_verdict_figure_draws_every_comparison_a_row_carries(tmp_path, monkeypat
 def test_selection_on_validation_loss_ranks_steps_where_auc_saturates() -> None:
     """Same training, two rules: selection on AUC keeps the first step with the best validation AUC (on easy
     phantoms it saturates early), selection on loss the step with the lowest validation log-loss."""
-    tr, va = phantom_set(120, 64, seed=0, split="train"), phantom_set(30, 64, seed=0, split="val")
+    tr, va = phantom_set(120, TEST_SIZE, seed=0, split="train"), phantom_set(30, TEST_SIZE, seed=0, split="val")
     base = ClassifierConfig(width=8, steps=120, batch_size=16, eval_every=20, lr=3e-3, channels_last=True)
     by_auc = train_classifier(base, tr, va, device="cpu", progress=False)
     by_loss = train_classifier(ClassifierConfig(**{**base.__dict__, "select_on": "loss"}), tr, va, "cpu", False)
@@ -380,11 +381,8 @@ def test_serial_study_runs_whole_replicates_in_turn(tmp_path, monkeypatch) -> No
     """A study stopped part way leaves whole replicates: replicate 1's GANs are trained only after every
     cell of replicate 0 (at every fraction) is written, and the learning-curve cells come with their replicate."""
     import xraygan.study.run as run_mod
-    from xraygan.config import DataConfig
 
-    exp = build_experiment(
-        "smoke",
-        data=DataConfig(source="phantom", phantom_per_class=24),
+    exp = phantom_experiment(
         study={
             "fractions": (0.5, 1.0),
             "curve_fractions": (0.25,),
@@ -406,12 +404,9 @@ def test_replicates_whose_gans_are_trained_run_first_and_whole(tmp_path, monkeyp
     """A grid that finds some replicates' GANs already trained (another grid's checkpoints) trains those
     replicates' classifiers before it trains any GAN, each replicate still whole (its curve cells with it)."""
     import xraygan.study.run as run_mod
-    from xraygan.config import DataConfig
     from xraygan.data import load_splits
 
-    exp = build_experiment(
-        "smoke",
-        data=DataConfig(source="phantom", phantom_per_class=24),
+    exp = phantom_experiment(
         study={
             "fractions": (0.5,),
             "curve_fractions": (0.25,),
@@ -434,14 +429,11 @@ def test_replicates_whose_gans_are_trained_run_first_and_whole(tmp_path, monkeyp
 
 
 def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path, monkeypatch) -> None:
-    from xraygan.config import DataConfig
     from xraygan.data import load_splits
     from xraygan.study.attention import attention_maps, attention_record
     from xraygan.study.figures import plot_attention
 
-    exp = build_experiment(
-        "smoke",
-        data=DataConfig(source="phantom", phantom_per_class=24),
+    exp = phantom_experiment(
         study={"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")},
     )
     splits = load_splits(exp.data, progress=False)

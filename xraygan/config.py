@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SOURCES = ("auto", "folder", "kaggle", "medmnist", "phantom")
-IMAGE_SIZES = (28, 64, 128, 224)  # what the data layer decodes to (MedMNIST+ has these sizes too)
+IMAGE_SIZES = (28, 32, 64, 128, 224)  # what the data layer decodes to (MedMNIST+ has 28, 64, 128, 224 too)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def from_dict(cls: type, d: dict, where: str = "") -> Any:
 
 @dataclass(frozen=True)
 class GANConfig:
-    image_size: int = 64  # 64, or 128 (one more block)
+    image_size: int = 64  # 64, or 128 (one more block), or 32 (one fewer: the tests' phantoms)
     nz: int = 100  # latent size
     ngf: int = 64  # generator width (channels of the last block)
     ndf: int = 64  # discriminator width (channels of the first block)
@@ -100,8 +100,8 @@ class GANConfig:
     cpu_bf16: bool = False
 
     def __post_init__(self) -> None:
-        if self.image_size not in (64, 128):
-            raise ValueError(f"GANConfig.image_size={self.image_size}: use 64 or 128")
+        if self.image_size not in (32, 64, 128):
+            raise ValueError(f"GANConfig.image_size={self.image_size}: use 64, 128 or 32")
         if self.loss not in ("bce", "hinge"):
             raise ValueError(f"GANConfig.loss={self.loss!r}: use 'bce' or 'hinge'")
         if self.diffaug not in ("auto", "on", "off"):
