@@ -29,9 +29,12 @@ def grid_gan_variety(
     device: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """One row per (fraction, replicate, class) of the grid's per-class GANs found in `runs` (default: every
-    fraction of the grid), written to `results/gan_variety.csv`; and one line per replicate whose GANs are
-    not in `runs` (GAN run folders are not committed: the study retrains them, bit for bit on the same
-    machine). Samples are drawn with seed 0, as `benchmarks/gan_recipes.py --screen` draws them."""
+    fraction of the grid); and one line per replicate whose GANs are not in `runs` (GAN run folders are not
+    committed: the study retrains them, bit for bit on the same kind of machine only). The table is written
+    to `results/gan_variety.csv` only when it covers every replicate of the grid: a partial one (a fresh
+    clone, whose main job retrains only the GANs it still needs, or another machine's GANs) would replace
+    the grid's own measurement, so the file is kept and a last line says so. Samples are drawn with seed 0,
+    as `benchmarks/gan_recipes.py --screen` draws them."""
     results = Path(results)
     exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
     if "dcgan" not in needed_gans(exp):
@@ -56,8 +59,11 @@ def grid_gan_variety(
                     {"fraction": f, "replicate": r, "gan_seed": cfg.seed, "class": name} | {k: d[k] for k in COLUMNS}
                 )
     df = pd.DataFrame(rows, columns=["fraction", "replicate", "gan_seed", "class", *COLUMNS])
-    if len(df):
+    every = set(fractions or exp.study.fractions) == set(exp.study.fractions)
+    if len(df) and every and not missing:
         df.round(4).to_csv(results / "gan_variety.csv", index=False)
+    elif len(df):
+        missing.append(f"{shown(results / 'gan_variety.csv')} not written: this measurement covers part of the grid")
     return df, missing
 
 
