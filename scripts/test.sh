@@ -20,9 +20,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks "$@" >"$scratch/notebooks.log" 2>&1 &
 notebooks=$!
 status=0
-# --dist worksteal: a worker that runs out of tests takes pending ones from the other, so the two do not
-# wait on one long study test at the end
-python -m pytest -q -n 2 --dist worksteal tests "$@" || status=$?
+python -m pytest -q -n 2 tests "$@" || status=$?
 wait "$notebooks" || status=$?
 echo "--- notebooks (nbval) ---"
 cat "$scratch/notebooks.log"
