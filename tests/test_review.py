@@ -52,8 +52,8 @@ def test_grad_cam_finds_the_planted_evidence() -> None:
     """A small CNN learns that a bright square in the top-left quadrant means PNEUMONIA; Grad-CAM of the
     PNEUMONIA logit must point there, and the discriminator maps keep their shape."""
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(128, 1, 64, 64, generator=g) * 0.6 - 0.8  # dark noise
-    y = torch.arange(128) % 2
+    x = torch.rand(64, 1, 64, 64, generator=g) * 0.6 - 0.8  # dark noise
+    y = torch.arange(64) % 2
     x[y == 1, :, 6:22, 6:22] = 0.9  # the evidence
     torch.manual_seed(0)
     model = SimpleCNN(width=4)
@@ -71,7 +71,7 @@ def test_grad_cam_finds_the_planted_evidence() -> None:
     u8 = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
     means = mean_grad_cam(model, u8, y, batch_size=24)
     assert set(means) == {0, 1} and means[1].shape == (64, 64)
-    each = grad_cam(model, (u8[y == 1].float() / 127.5 - 1), torch.ones(64, dtype=torch.long))
+    each = grad_cam(model, (u8[y == 1].float() / 127.5 - 1), torch.ones(32, dtype=torch.long))
     assert torch.allclose(means[1], each.mean(0), atol=1e-5)
     assert means[1][:32, :32].mean() > 3 * means[1][32:, 32:].mean()
     maps, ch = discriminator_maps(Discriminator(8), x[:3], block=1, top=2)
