@@ -4,6 +4,7 @@ spread; `xraygan.review.diversity`), the check the GAN recipes were chosen by, n
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -31,10 +32,10 @@ def grid_gan_variety(
     """One row per (fraction, replicate, class) of the grid's per-class GANs found in `runs` (default: every
     fraction of the grid); and one line per replicate whose GANs are not in `runs` (GAN run folders are not
     committed: the study retrains them, bit for bit on the same kind of machine only). The table is written
-    to `results/gan_variety.csv` only when it covers every replicate of the grid: a partial one (a fresh
-    clone, whose main job retrains only the GANs it still needs, or another machine's GANs) would replace
-    the grid's own measurement, so the file is kept and a last line says so. Samples are drawn with seed 0,
-    as `benchmarks/gan_recipes.py --screen` draws them."""
+    to `results/gan_variety.csv` only when it covers every replicate of the grid: a partial one (e.g. on a
+    fresh clone, whose main job retrains only the GANs it still needs) would replace the grid's own
+    measurement, so the file is kept, with a warning. Samples are drawn with seed 0, as
+    `benchmarks/gan_recipes.py --screen` draws them."""
     results = Path(results)
     exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
     if "dcgan" not in needed_gans(exp):
@@ -63,7 +64,8 @@ def grid_gan_variety(
     if len(df) and every and not missing:
         df.round(4).to_csv(results / "gan_variety.csv", index=False)
     elif len(df):
-        missing.append(f"{shown(results / 'gan_variety.csv')} not written: this measurement covers part of the grid")
+        kept = shown(results / "gan_variety.csv")
+        warnings.warn(f"{kept} kept: this measurement covers part of the grid", stacklevel=2)
     return df, missing
 
 
