@@ -17,10 +17,12 @@ ruff check .
 # run in two processes (pytest-xdist) and, beside them, the notebooks in one more, in order (notebook 03 reads
 # the GANs notebook 02 trained; nbval runs a notebook's cells in one kernel); its report follows the tests'.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks "$@" >"$scratch/notebooks.log" 2>&1 &
+# Arguments (e.g. a test file, -k, -x) go to the tests' pytest only: given to both, a test file would also run
+# in the notebooks' process and a -k would deselect the notebooks' cells without a word.
+python -m pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks >"$scratch/notebooks.log" 2>&1 &
 notebooks=$!
 status=0
-python -m pytest -q -n 2 tests "$@" || status=$?
+python -m pytest -q -n 2 "$@" || status=$?  # no path given: pyproject's testpaths, tests/
 wait "$notebooks" || status=$?
 echo "--- notebooks (nbval) ---"
 cat "$scratch/notebooks.log"
