@@ -305,7 +305,7 @@ def test_full_training_split_is_one_subset_and_part_of_a_grid_resumes_without_it
     # the variety of the GANs such a resume has (part of the grid's) is measured and shown, but it does not
     # replace the whole grid's gan_variety.csv (as committed, here planted)
     (res / "gan_variety.csv").write_text("the grid's own measurement\n")
-    with pytest.warns(UserWarning, match="gan_variety.csv kept: this measurement covers part of the grid"):
+    with pytest.warns(UserWarning, match="gan_variety.csv not written: this measurement covers part of the grid"):
         part, missing = grid_gan_variety(res, tmp_path / "fresh")
     assert set(part.fraction) == {1.0} and len(part) == 2
     assert (res / "gan_variety.csv").read_text() == "the grid's own measurement\n"

@@ -34,7 +34,7 @@ def grid_gan_variety(
     committed: the study retrains them, bit for bit on the same kind of machine only). The table is written
     to `results/gan_variety.csv` only when it covers every replicate of the grid: a partial one (e.g. on a
     fresh clone, whose main job retrains only the GANs it still needs) would replace the grid's own
-    measurement, so the file is kept, with a warning. Samples are drawn with seed 0, as
+    measurement, so it is not written, with a warning. Samples are drawn with seed 0, as
     `benchmarks/gan_recipes.py --screen` draws them."""
     results = Path(results)
     exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
@@ -64,8 +64,8 @@ def grid_gan_variety(
     if len(df) and every and not missing:
         df.round(4).to_csv(results / "gan_variety.csv", index=False)
     elif len(df):
-        kept = shown(results / "gan_variety.csv")
-        warnings.warn(f"{kept} kept: this measurement covers part of the grid", stacklevel=2)
+        csv = shown(results / "gan_variety.csv")
+        warnings.warn(f"{csv} not written: this measurement covers part of the grid (a file there stays)", stacklevel=2)
     return df, missing
 
 
