@@ -22,6 +22,7 @@ from xraygan.config import ClassifierConfig, StudyConfig
 from xraygan.data.imageset import ImageSet
 from xraygan.data.phantom import phantom_set
 from xraygan.data.splits import fraction_subset
+from xraygan.device import machine_name
 from xraygan.experiment import build_experiment
 from xraygan.gan.runs import per_class_runs
 from xraygan.metrics import balanced_accuracy_at, best_threshold, binary_metrics
@@ -29,7 +30,7 @@ from xraygan.review.diversity import generator_diversity
 from xraygan.study.analysis import probabilities_on_test
 from xraygan.study.attention import grid_attention, load_attention
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
-from xraygan.study.reproduce import differences, reproduce_cells
+from xraygan.study.reproduce import differences, made_elsewhere, reproduce_cells
 from xraygan.study.run import Cell, StaleResultsError, build_training_set, gan_for, read_rows, run_study, subset_gan_dir
 from xraygan.study.stats import mean_ci, paired_difference, seeds_needed
 from xraygan.study.variety import grid_gan_variety
@@ -248,7 +249,13 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     with pytest.raises(StaleResultsError, match="data_fingerprint"):
         grid_attention(tmp_path / "res", tmp_path / "runs", 0.5)
     cfg.write_text(saved)
-    assert differences(hit, {**hit, "seconds": 0.0, "device": "cuda"}) == {}
+    assert differences(hit, {**hit, "seconds": 0.0, "device": "cuda", "machine": "another"}) == {}
+    assert hit["machine"] == machine_name("cpu") and "threads" in hit["machine"]  # what the row was made on
+    assert made_elsewhere(tmp_path / "res", cells, "cpu") is None  # made here: nothing to say
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "runs.jsonl").write_text("".join(json.dumps({**r, "machine": "a GPU"}) + "\n" for r in rows))
+    assert "made on a GPU, this is " + machine_name("cpu") in made_elsewhere(other, cells[:1], "cpu")
     shifted = {**hit, "test_logits": [x + 0.5 for x in hit["test_logits"]]}
     assert differences(hit, shifted)["test_logits"] == ("max |difference|", pytest.approx(0.5))
     # every new row keeps its validation logits (the selected weights'), one per validation image

@@ -142,7 +142,7 @@ def _study(a: argparse.Namespace) -> int:
 
 
 def _reproduce(a: argparse.Namespace, results: str, runs: str) -> int:
-    from xraygan.study.reproduce import reproduce_cells
+    from xraygan.study.reproduce import made_elsewhere, reproduce_cells
     from xraygan.study.run import Cell
 
     cells = []
@@ -152,6 +152,9 @@ def _reproduce(a: argparse.Namespace, results: str, runs: str) -> int:
             raise SystemExit(f"xraygan: --reproduce {spec!r}: write FRACTION,CONDITION,SEED, e.g. 0.1,baseline,0")
         cells.append(Cell(float(parts[0]), parts[1], int(parts[2])))
     diffs = reproduce_cells(results, runs, cells, data_root=a.data, device=a.device)
+    elsewhere = made_elsewhere(results, cells, a.device)
+    if elsewhere:
+        print(f"xraygan: {elsewhere}", file=sys.stderr)
     print(json.dumps({k: {f: list(v) for f, v in d.items()} or "identical" for k, d in diffs.items()}, indent=2))
     return 1 if any(diffs.values()) else 0
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import platform
+from pathlib import Path
+
 import torch
 
 
@@ -34,3 +38,24 @@ def emulated_cpu_bf16(device: str | None, cpu_bf16: bool) -> bool:
     checks = [getattr(cpu, n, None) for n in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
     found = [f() for f in checks if callable(f)]
     return bool(found) and not any(found)  # unknown (a torch without the checks): not claimed
+
+
+@functools.cache
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_name(device: str | None = None) -> str:
+    """What a model was trained on, for its result row: the GPU's name, or the CPU's model name with the
+    threads torch uses. A retrained row reproduces bit for bit only on the same kind (README, *What is not
+    done*), so the row says which kind that is."""
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    return f"{_cpu_name()}, {torch.get_num_threads()} threads"

@@ -9,11 +9,12 @@ import math
 from pathlib import Path
 
 from xraygan.data import Splits, load_splits
+from xraygan.device import machine_name
 from xraygan.experiment import Experiment
 from xraygan.study.run import Cell, cell_key, check_results_folder, read_rows, results_record, run_cell
 
 # Fields that describe the run rather than the model: how long it took and on what.
-_NOT_COMPARED = ("seconds", "device")
+_NOT_COMPARED = ("seconds", "device", "machine")
 
 
 def experiment_of(results: str | Path, data_root: str | None = None) -> Experiment:
@@ -68,3 +69,20 @@ def reproduce_cells(
         raise KeyError(f"{results / 'runs.jsonl'} has no row for {missing}; committed cells: {sorted(rows)[:6]} ...")
     exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
     return {c.key: differences(rows[c.key], run_cell(exp, splits, Path(runs), c, device)) for c in cells}
+
+
+def made_elsewhere(results: str | Path, cells: list[Cell], device: str | None = None) -> str | None:
+    """A note where some of `cells` were made on another kind of machine than this one (their rows' `machine`;
+    rows before 2026-11-28 do not say): a row reproduces bit for bit only on the kind that made it."""
+    keys = {c.key for c in cells}
+    rows = read_rows(Path(results) / "runs.jsonl")
+    made_on = {
+        r["machine"] for r in rows if r.get("machine") and cell_key(r["fraction"], r["condition"], r["seed"]) in keys
+    }
+    here = machine_name(device)
+    if not made_on - {here}:
+        return None
+    return (
+        f"the rows were made on {'; '.join(sorted(made_on))}, this is {here}: a row reproduces bit for bit only "
+        "on the kind of machine that made it (elsewhere a retrained model is another draw)"
+    )

@@ -24,7 +24,7 @@ from xraygan.classifier_stack import train_classifiers
 from xraygan.config import ClassifierConfig, GANConfig, StudyConfig
 from xraygan.data import ImageSet, Splits, load_splits
 from xraygan.data.splits import fraction_subset
-from xraygan.device import emulated_cpu_bf16, pick_device, stacking_pays
+from xraygan.device import emulated_cpu_bf16, machine_name, pick_device, stacking_pays
 from xraygan.experiment import Experiment
 from xraygan.gan.export import export_synthetic, load_synthetic
 from xraygan.gan.runs import gan_dir, per_class_runs, train_gans, train_per_class
@@ -334,6 +334,7 @@ def _tested_row(tc: TrainedClassifier, row: dict, splits: Splits, seconds: float
         "test_reads": test.reads,
         "seconds": round(seconds, 2),
         "device": str(pick_device(device)),
+        "machine": machine_name(device),
     }
 
 
