@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from xraygan.study.analysis import compute_tables
+from xraygan.study.protocol import schedule_reading
 from xraygan.study.report import (
     _markers,
     answer_markdown,
@@ -224,6 +225,14 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
     assert "`pretrain_dcgan` at 10 %: +1.3 [\u22120.3, +2.8] (9 replicates)." in text
     assert "pretrain_real` at" not in text
     assert _schedule_lines(verdict.drop(columns=[c for c in verdict if c.startswith("vs schedule")]), done) == []
+    assert "the verdict does not read it" in text and "adds nothing" not in text  # paper_cw: nothing reads it
+    # pretrain_cw was written down to ask this: its rule reads each comparison
+    asked = "".join(_schedule_lines(verdict, done, question=True))
+    assert "(9 replicates): **adds nothing measurable with 9 replicates**." in asked
+    assert "written down for it before it ran" in asked
+    assert schedule_reading(0.1, 2.0, 21) == "adds something" and schedule_reading(-2.0, -0.1, 21) == "costs something"
+    assert schedule_reading(0.0, 2.0, 21) == "adds nothing measurable with 21 replicates"  # 0 inside: not above
+    assert schedule_reading(float("nan"), float("nan"), 1).startswith("unresolved")
     # part of the grid: the sentence is marked interim, as the verdict table is
     rows = [
         {"fraction": 0.1, "condition": c, "seed": s, "subset": s, "test_accuracy@t": 0.8}

@@ -60,3 +60,22 @@ class Protocol:
 
 
 PROTOCOL = Protocol()
+
+
+# Grids written down to answer one paired question of their own, and the rule that reads it (README,
+# *Protocol*). pretrain_cw (2026-11-27, before any of its models): does pretraining on DCGAN images add anything
+# over the same two-phase schedule on duplicated real images (pretrain_dcgan against pretrain_real)?
+SCHEDULE_QUESTION = ("pretrain_cw",)
+
+
+def schedule_reading(low: float, high: float, replicates: int) -> str:
+    """pretrain_cw's reading of the paired gain of pretraining on synthetic images over its schedule control,
+    fixed before the grid ran: it adds something if the interval lies above 0, costs something if it lies
+    below 0, and otherwise adds nothing measurable with that many replicates."""
+    if math.isnan(low) or math.isnan(high):
+        return "unresolved (no interval)"
+    if low > 0:
+        return "adds something"
+    if high < 0:
+        return "costs something"
+    return f"adds nothing measurable with {replicates} replicates"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
-from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
+from xraygan.study.protocol import PROTOCOL, SCHEDULE_QUESTION, Protocol, endpoint_label, schedule_reading
 from xraygan.study.thresholds import THRESHOLD_RULES
 
 if TYPE_CHECKING:
@@ -111,25 +111,36 @@ def _threshold_rules_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     return out
 
 
-def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str]) -> list[str]:
+def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str], question: bool = False) -> list[str]:
     """A sentence per pretraining condition that has its schedule control in the grid (pretrain_real), marked
-    interim (`notes`, from interim_notes) while a cell it reads is incomplete."""
+    interim (`notes`, from interim_notes) while a cell it reads is incomplete. `question`: the grid was written
+    down to ask exactly this (protocol.SCHEDULE_QUESTION), so each comparison is also read by the rule fixed for
+    it (protocol.schedule_reading); elsewhere nothing reads it."""
     if "vs schedule" not in verdict:
         return []
     rows = verdict[verdict["vs schedule"].notna()]
-    said = [
-        f"`{r.condition}` at {r.fraction * 100:g} %: "
-        + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
-        + f" ({int(r['vs schedule replicates'])} replicates){notes[(r.fraction, r.condition)]}"
-        for _, r in rows.iterrows()
-    ]
+    said = []
+    for _, r in rows.iterrows():
+        n = int(r["vs schedule replicates"])
+        reading = f": **{schedule_reading(r['vs schedule low'], r['vs schedule high'], n)}**" if question else ""
+        said.append(
+            f"`{r.condition}` at {r.fraction * 100:g} %: "
+            + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
+            + f" ({n} replicates){reading}{notes[(r.fraction, r.condition)]}"
+        )
     if not said:
         return []
+    reads = (
+        "this grid's question, read by the rule written down for it before it ran: above 0 adds something, below 0 "
+        "costs something, otherwise adds nothing measurable"
+        if question
+        else "the verdict does not read it"
+    )
     return [
         "",
         "Pretraining on synthetic images against pretraining on as many duplicated real images (`pretrain_real`: "
         "the same two-phase schedule, so what remains is the synthetic images' own effect; paired gain with the "
-        "protocol's interval; the verdict does not read it): " + "; ".join(said) + ".",
+        f"protocol's interval; {reads}): " + "; ".join(said) + ".",
     ]
 
 
@@ -215,7 +226,7 @@ def answer_markdown(
         out.append("")
         counts = pd.Series(verdicts).value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
-        out += _schedule_lines(verdict, notes)
+        out += _schedule_lines(verdict, notes, question=preset in SCHEDULE_QUESTION)
     out += _threshold_rules_lines(tables)
     return "\n".join(out).rstrip() + "\n"
 
