@@ -265,7 +265,8 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     md("Did the GANs this sweep trained keep their variety? Each replicate's per-class GANs, 400 fresh images "
        "against that replicate's real images of the class, by the limits notebook 02 states (at most 5 % "
        "near-twins, pairwise spread at least 0.95 of the real images'); `collapsed` counts the GANs outside "
-       "them. The same as `python -m xraygan study --preset PRESET --gan-variety`."),
+       "them. Each replicate is measured once, when its GANs are first found, and kept in the results folder's "
+       "`gan_variety.csv` (the grid's record). The same as `python -m xraygan study --preset PRESET --gan-variety`."),
     code("variety, skipped = grid_gan_variety(results_dir(PRESET), runs_dir(PRESET), data_root=DATA)\n"
          "print(f'{len(skipped)} replicates skipped', *skipped[:3], sep='\\n')\n"
          "variety_summary(variety).round(3) if len(variety) else 'no GANs to check'"),

@@ -234,11 +234,21 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     for _, row in variety.iterrows():
         assert row.near_twin_share == direct[row["class"]]["near_twin_share"]
         assert row.pairwise_ratio == direct[row["class"]]["pairwise_ratio"]
-    assert len(pd.read_csv(tmp_path / "res" / "gan_variety.csv")) == 2
+    csv = tmp_path / "res" / "gan_variety.csv"
+    assert len(pd.read_csv(csv)) == 2
+    # the file is the grid's record: without the GAN folders (a fresh machine) its rows are kept, not remeasured
+    kept, missing = grid_gan_variety(tmp_path / "res", tmp_path / "no_runs")
+    assert missing == [] and kept.near_twin_share.tolist() == pd.read_csv(csv).near_twin_share.tolist()
+    other = pd.read_csv(csv)
+    other.assign(gan_seed=other.gan_seed + 7).to_csv(csv, index=False)  # another grid's GAN seed: refused
+    with pytest.raises(ValueError, match="gan_variety.csv: fraction 0.5, replicate 0 has GAN seed"):
+        grid_gan_variety(tmp_path / "res", tmp_path / "no_runs")
+    csv.unlink()
     with monkeypatch.context() as m:  # too few real images to judge variety: a counted skip
         m.setattr(variety_mod, "MIN_REAL", 100)
         few, missing = grid_gan_variety(tmp_path / "res", tmp_path / "runs")
     assert few.empty and missing == ["fraction 0.5, replicate 0: fewer than 100 real images of a class"]
+    assert not csv.exists()
     empty, missing = grid_gan_variety(tmp_path / "res", tmp_path / "no_runs")
     assert empty.empty and len(missing) == 1 and "replicate 0" in missing[0] and "f0.5_s0-" in missing[0]
     cfg = tmp_path / "res" / "config.json"
@@ -309,14 +319,15 @@ def test_full_training_split_is_one_subset_and_part_of_a_grid_resumes_without_it
     assert names == ["f0.5_s0", "f0.5_s1"]
     fresh = sorted(p.name.split("-")[0] for p in (tmp_path / "fresh" / "gan").iterdir())
     assert fresh == ["f1_s0"]  # the 0.5 replicates' GANs were not trained again
-    # the variety of the GANs such a resume has (part of the grid's) is measured and shown, but it does not
-    # replace the whole grid's gan_variety.csv (as committed, here planted)
-    (res / "gan_variety.csv").write_text("the grid's own measurement\n")
-    with pytest.warns(UserWarning, match="gan_variety.csv not written: this measurement covers part of the grid"):
-        part, missing = grid_gan_variety(res, tmp_path / "fresh")
+    # a grid made over two machines: the variety of the GANs each has is measured there and the record grows
+    part, missing = grid_gan_variety(res, tmp_path / "fresh")
     assert set(part.fraction) == {1.0} and len(part) == 2
-    assert (res / "gan_variety.csv").read_text() == "the grid's own measurement\n"
     assert [m.split(":")[0] for m in missing] == ["fraction 0.5, replicate 0", "fraction 0.5, replicate 1"]
+    first = (res / "gan_variety.csv").read_text()
+    whole, missing = grid_gan_variety(res, tmp_path / "runs")  # the other machine's folders: 0.5 only
+    assert missing == [] and len(whole) == 6 and list(whole.fraction) == [0.5] * 4 + [1.0] * 2
+    after = (res / "gan_variety.csv").read_text().splitlines()
+    assert after[0] == first.splitlines()[0] and after[-2:] == first.splitlines()[1:]  # the 100 % rows kept
 
 
 def test_a_study_of_the_full_split_alone_keeps_the_presets_replicate_counts() -> None:

@@ -104,8 +104,7 @@ def _study(a: argparse.Namespace) -> int:
                 {
                     "checked": len(df),
                     "skipped": len(missing),
-                    # the whole grid is checked here, so the file is written exactly when nothing was skipped
-                    "csv": str(shown(Path(res) / "gan_variety.csv")) if len(df) and not missing else None,
+                    "csv": str(shown(Path(res) / "gan_variety.csv")) if len(df) else None,
                 }
             )
         )

@@ -4,7 +4,6 @@ spread; `xraygan.review.diversity`), the check the GAN recipes were chosen by, n
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -29,28 +28,45 @@ def grid_gan_variety(
     n: int = 400,
     device: str | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
-    """One row per (fraction, replicate, class) of the grid's per-class GANs found in `runs` (default: every
-    fraction of the grid); and one line per replicate whose GANs are not in `runs` (GAN run folders are not
-    committed: the study retrains them, bit for bit on the same kind of machine only). The table is written
-    to `results/gan_variety.csv` only when it covers every replicate of the grid: a partial one (e.g. on a
-    fresh clone, whose main job retrains only the GANs it still needs) would replace the grid's own
-    measurement, so it is not written, with a warning. Samples are drawn with seed 0, as
-    `benchmarks/gan_recipes.py --screen` draws them."""
+    """The variety of the grid's per-class GANs, one row per (fraction, replicate, class) (default: every
+    fraction of the grid), and one line per replicate that has no row and whose GANs are not in `runs`.
+    `results/gan_variety.csv` is the grid's record and grows: a replicate is measured once, the first time its
+    finished GANs are found in `runs`, and its rows are kept from then on (GAN run folders are not committed,
+    and a grid made over several sessions may lose them; retrained on another kind of machine they would be
+    other GANs). A kept row whose GAN seed is not the grid's is refused. To measure again, delete the file.
+    Samples are drawn with seed 0, as `benchmarks/gan_recipes.py --screen` draws them."""
     results = Path(results)
     exp, splits = open_grid(results, data_root)  # other images than the grid's: refused
     if "dcgan" not in needed_gans(exp):
         raise ValueError(f"{results}: the grid trains no per-class GANs (conditions {exp.study.conditions})")
+    csv = results / "gan_variety.csv"
+    columns = ["fraction", "replicate", "gan_seed", "class", *COLUMNS]
+    record = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=columns)
+    if list(record.columns) != columns:
+        raise ValueError(
+            f"{shown(csv)}: columns {list(record.columns)}, expected {columns}; delete it to measure again"
+        )
+    asked = fractions or exp.study.fractions
+    record = record[record.fraction.isin(asked)]
     rows, missing = [], []
-    for f in fractions or exp.study.fractions:
+    for f in asked:
         if f not in exp.study.fractions:
             raise ValueError(f"fraction {f}: the grid in {results} has fractions {exp.study.fractions}")
         for r in replicates_at(exp, f):
+            cfg = gan_for(exp, f, r)
+            kept = record[(record.fraction == f) & (record.replicate == r)]
+            if len(kept):
+                if set(kept.gan_seed) != {cfg.seed}:
+                    raise ValueError(
+                        f"{shown(csv)}: fraction {f:g}, replicate {r} has GAN seed {sorted(set(kept.gan_seed))}, the "
+                        f"grid {cfg.seed}; the file is another grid's: delete it to measure again"
+                    )
+                continue
             real = fraction_subset(splits.train, f, r)
             root = subset_gan_dir(exp, real, Path(runs), f, r, create=False)
             if min(real.class_counts().values()) < MIN_REAL:
                 missing.append(f"fraction {f:g}, replicate {r}: fewer than {MIN_REAL} real images of a class")
                 continue
-            cfg = gan_for(exp, f, r)
             found = {c: run for c, run in per_class_runs(root).items() if steps_done(run) >= cfg.steps}
             if len(found) < 2:
                 missing.append(f"fraction {f:g}, replicate {r}: no finished per-class GANs in {shown(root)}")
@@ -59,14 +75,13 @@ def grid_gan_variety(
                 rows.append(
                     {"fraction": f, "replicate": r, "gan_seed": cfg.seed, "class": name} | {k: d[k] for k in COLUMNS}
                 )
-    df = pd.DataFrame(rows, columns=["fraction", "replicate", "gan_seed", "class", *COLUMNS])
-    every = set(fractions or exp.study.fractions) == set(exp.study.fractions)
-    if len(df) and every and not missing:
-        df.round(4).to_csv(results / "gan_variety.csv", index=False)
-    elif len(df):
-        csv = shown(results / "gan_variety.csv")
-        warnings.warn(f"{csv} not written: this measurement covers part of the grid (a file there stays)", stacklevel=2)
-    return df, missing
+    new = pd.DataFrame(rows, columns=columns)
+    if len(new):
+        whole = pd.concat([pd.read_csv(csv), new.round(4)]) if csv.exists() else new.round(4)
+        whole.sort_values(["fraction", "replicate", "class"]).to_csv(csv, index=False)
+    parts = [d for d in (record, new) if len(d)]
+    df = pd.concat(parts).sort_values(["fraction", "replicate", "class"]) if parts else new
+    return df.reset_index(drop=True), missing
 
 
 def variety_summary(df: pd.DataFrame) -> pd.DataFrame:
