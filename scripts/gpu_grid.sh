@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A preset's grid (default `full`) on a lent GPU, some fractions per call, in one short prepared command for
 # the device tool (repository root there; whatever finishes comes back under $OUT even when time runs out).
-# The committed rows (results/<preset>/runs.jsonl, config.json, test_split.json) are copied in first, so the
-# call resumes them; only those, val_split.json, PROGRESS.md and gan_variety.csv come back (with env.txt and
+# The committed rows (results/<preset>/runs.jsonl, config.json, test_split.json, gan_variety.csv) are copied in
+# first, so the call resumes them; only those, val_split.json, PROGRESS.md and gan_variety.csv come back (with env.txt and
 # the log: the device returns at most 8 files), so after copying $OUT/<preset>/* over results/<preset>/ regenerate the tables here:
 #   python -m xraygan study --preset full --tables-only --readme README.md
 # FRACTIONS names the fractions whose models this call trains (learning-curve fractions too, e.g. "1.0 0.02 0.5");
@@ -21,7 +21,7 @@ if [ "${ESTIMATE:-1}" = 0 ]; then NO_ESTIMATE=--no-estimate; fi
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 XRAYGAN_CACHE=${XRAYGAN_CACHE:-/tmp/xraygan-cache} MPLBACKEND=Agg
 RES=$OUT/$PRESET; RUNS=/tmp/xraygan-runs/$PRESET
 mkdir -p "$RES"
-for f in runs.jsonl config.json test_split.json; do
+for f in runs.jsonl config.json test_split.json gan_variety.csv; do  # the variety record grows, never replaced
   if [ -f "results/$PRESET/$f" ]; then cp "results/$PRESET/$f" "$RES/"; fi
 done
 { nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
