@@ -215,8 +215,14 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
 
     verdict = pd.DataFrame(
         [
-            {"fraction": 0.1, "condition": "pretrain_dcgan", "vs schedule": 1.28, "vs schedule low": -0.27,
-             "vs schedule high": 2.84, "vs schedule replicates": 9},
+            {
+                "fraction": 0.1,
+                "condition": "pretrain_dcgan",
+                "vs schedule": 1.28,
+                "vs schedule low": -0.27,
+                "vs schedule high": 2.84,
+                "vs schedule replicates": 9,
+            },
             {"fraction": 0.1, "condition": "pretrain_real", "vs schedule": float("nan")},
         ]
     )
@@ -233,6 +239,10 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
     assert schedule_reading(0.1, 2.0, 21) == "adds something" and schedule_reading(-2.0, -0.1, 21) == "costs something"
     assert schedule_reading(0.0, 2.0, 21) == "adds nothing measurable with 21 replicates"  # 0 inside: not above
     assert schedule_reading(float("nan"), float("nan"), 1).startswith("unresolved")
+    one = verdict.assign(**{"vs schedule replicates": 1})
+    assert "+2.8] (1 replicate): **adds nothing measurable with 1 replicate**." in "".join(
+        _schedule_lines(one, done, question=True)
+    )
     # part of the grid: the sentence is marked interim, as the verdict table is
     rows = [
         {"fraction": 0.1, "condition": c, "seed": s, "subset": s, "test_accuracy@t": 0.8}

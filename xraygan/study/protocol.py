@@ -78,4 +78,4 @@ def schedule_reading(low: float, high: float, replicates: int) -> str:
         return "adds something"
     if high < 0:
         return "costs something"
-    return f"adds nothing measurable with {replicates} replicates"
+    return f"adds nothing measurable with {replicates} replicate{'s' if replicates != 1 else ''}"

@@ -126,7 +126,7 @@ def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str], 
         said.append(
             f"`{r.condition}` at {r.fraction * 100:g} %: "
             + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
-            + f" ({n} replicates){reading}{notes[(r.fraction, r.condition)]}"
+            + f" ({n} replicate{'s' if n != 1 else ''}){reading}{notes[(r.fraction, r.condition)]}"
         )
     if not said:
         return []
@@ -179,9 +179,14 @@ def answer_markdown(
     also = [e for e in protocol.exchange_also if exchange_key(e) in tables]
     if verdict is not None and len(verdict):
         out += [
-            "Paired gains (same seed, same real images) and the protocol's verdict. *Controls in italics*; "
-            "`dup_real_100` against the baseline is a null (it shows the size of seed noise). The test-set "
-            "interval resamples test patients (the test split's own sampling error). The exchange rate is "
+            "Paired gains (same seed, same real images) and the protocol's verdict. *Controls in italics*"
+            + (
+                "; `dup_real_100` against the baseline is a null (it shows the size of seed noise)"
+                if "dup_real_100" in set(verdict.condition)
+                else ""
+            )
+            + ". The test-set interval resamples test patients (the test split's own sampling error). The "
+            "exchange rate is "
             "the real images the baseline would need for the same score, per 1,000 added images, read off "
             "its learning curve (unidentifiable where that curve is flat at the condition's fraction)"
             + (
