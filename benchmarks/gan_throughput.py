@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from xraygan.config import DataConfig, GANConfig
 from xraygan.data import load_splits
-from xraygan.device import pick_device
+from xraygan.device import machine_name, pick_device
 from xraygan.gan.training import train_gan
 from xraygan.models import Discriminator, Generator
 
@@ -133,8 +133,9 @@ def main() -> None:
         ("xraygan loop, DiffAugment off", xraygan_loop(train, a.steps, a.batch, ngf, ngf, nz, dev, "off")),
         ("xraygan loop, DiffAugment on (default)", xraygan_loop(train, a.steps, a.batch, ngf, ngf, nz, dev, "on")),
     ]
-    name = torch.cuda.get_device_name() if dev.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"device: {name}; torch {torch.__version__}; batch {a.batch}; ngf=ndf={ngf}; nz={nz}; 64 px")
+    print(
+        f"device: {machine_name(str(dev))}; torch {torch.__version__}; batch {a.batch}; ngf=ndf={ngf}; nz={nz}; 64 px"
+    )
     print(
         f"FLOPs per image-step (fwd+bwd, fp32 count): {flops / 1e9:.2f} GFLOP; fp32 {4096}^2 matmul: {mm:.0f} GFLOP/s"
     )

@@ -3,6 +3,7 @@ the tables regenerate bit for bit from runs.jsonl, and a README block that drift
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from xraygan.study.analysis import compute_tables
-from xraygan.study.protocol import schedule_reading
+from xraygan.study.protocol import PROTOCOL
 from xraygan.study.report import (
     _markers,
     answer_markdown,
@@ -233,15 +234,19 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
     assert _schedule_lines(verdict.drop(columns=[c for c in verdict if c.startswith("vs schedule")]), done) == []
     assert "the verdict does not read it" in text and "adds nothing" not in text  # paper_cw: nothing reads it
     # pretrain_cw was written down to ask this: its rule reads each comparison
-    asked = "".join(_schedule_lines(verdict, done, question=True))
+    asks = dataclasses.replace(PROTOCOL, reads_schedule=True)
+    asked = "".join(_schedule_lines(verdict, done, asks))
     assert "(9 replicates): **adds nothing measurable with 9 replicates**." in asked
     assert "written down for it before it ran" in asked
-    assert schedule_reading(0.1, 2.0, 21) == "adds something" and schedule_reading(-2.0, -0.1, 21) == "costs something"
-    assert schedule_reading(0.0, 2.0, 21) == "adds nothing measurable with 21 replicates"  # 0 inside: not above
-    assert schedule_reading(float("nan"), float("nan"), 1).startswith("unresolved")
+    assert (
+        asks.schedule_reading(0.1, 2.0, 21) == "adds something"
+        and asks.schedule_reading(-2.0, -0.1, 21) == "costs something"
+    )
+    assert asks.schedule_reading(0.0, 2.0, 21) == "adds nothing measurable with 21 replicates"  # 0 inside: not above
+    assert asks.schedule_reading(float("nan"), float("nan"), 1).startswith("unresolved")
     one = verdict.assign(**{"vs schedule replicates": 1})
     assert "+2.8] (1 replicate): **adds nothing measurable with 1 replicate**." in "".join(
-        _schedule_lines(one, done, question=True)
+        _schedule_lines(one, done, asks)
     )
     # part of the grid: the sentence is marked interim, as the verdict table is
     rows = [

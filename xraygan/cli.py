@@ -102,7 +102,7 @@ def _study(a: argparse.Namespace) -> int:
         print(
             json.dumps(
                 {
-                    "checked": len(df),
+                    "rows": len(df),  # the grid's record: kept rows and the ones measured now
                     "skipped": len(missing),
                     "csv": str(shown(Path(res) / "gan_variety.csv")) if len(df) else None,
                 }

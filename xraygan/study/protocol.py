@@ -35,6 +35,9 @@ class Protocol:
     # the exchange rate is read on the endpoint's learning curve and also on these (decide nothing): added on
     # 2026-11-27, after `full`'s endpoint curve came out flat while its test AUC rose at every fraction
     exchange_also: tuple[str, ...] = ("test_auc",)
+    # the grid was written down to ask whether pretraining on synthetic images adds anything over its schedule
+    # control (SCHEDULE_QUESTION), so schedule_reading reads that comparison; elsewhere nothing reads it
+    reads_schedule: bool = False
 
     def __post_init__(self) -> None:
         if any(e not in ENDPOINTS for e in (self.endpoint, *self.secondary, *self.exchange_also)):
@@ -58,24 +61,24 @@ class Protocol:
             return f"does not reach +{self.goal:g}"
         return "unresolved"
 
+    def schedule_reading(self, low: float, high: float, replicates: int) -> str:
+        """The reading of the paired gain of pretraining on synthetic images over its schedule control, fixed
+        before pretrain_cw ran: it adds something if the interval lies above 0, costs something if it lies
+        below 0, and otherwise adds nothing measurable with that many replicates."""
+        if math.isnan(low) or math.isnan(high):
+            return "unresolved (no interval)"
+        if low > 0:
+            return "adds something"
+        if high < 0:
+            return "costs something"
+        return f"adds nothing measurable with {replicates} replicate{'s' if replicates != 1 else ''}"
+
 
 PROTOCOL = Protocol()
 
 
-# Grids written down to answer one paired question of their own, and the rule that reads it (README,
-# *Protocol*). pretrain_cw (2026-11-27, before any of its models): does pretraining on DCGAN images add anything
-# over the same two-phase schedule on duplicated real images (pretrain_dcgan against pretrain_real)?
+# Grids written down to answer one paired question of their own (README, *Protocol*): pretrain_cw (2026-11-27,
+# before any of its models) asks whether pretraining on DCGAN images adds anything over the same two-phase
+# schedule on duplicated real images (pretrain_dcgan against pretrain_real). run.protocol_for reads it from the
+# grid's config.json.
 SCHEDULE_QUESTION = ("pretrain_cw",)
-
-
-def schedule_reading(low: float, high: float, replicates: int) -> str:
-    """pretrain_cw's reading of the paired gain of pretraining on synthetic images over its schedule control,
-    fixed before the grid ran: it adds something if the interval lies above 0, costs something if it lies
-    below 0, and otherwise adds nothing measurable with that many replicates."""
-    if math.isnan(low) or math.isnan(high):
-        return "unresolved (no interval)"
-    if low > 0:
-        return "adds something"
-    if high < 0:
-        return "costs something"
-    return f"adds nothing measurable with {replicates} replicate{'s' if replicates != 1 else ''}"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from xraygan.study.analysis import exchange_key
 from xraygan.study.conditions import parse_condition
-from xraygan.study.protocol import PROTOCOL, SCHEDULE_QUESTION, Protocol, endpoint_label, schedule_reading
+from xraygan.study.protocol import PROTOCOL, Protocol, endpoint_label
 from xraygan.study.thresholds import THRESHOLD_RULES
 
 if TYPE_CHECKING:
@@ -111,18 +111,20 @@ def _threshold_rules_lines(tables: dict[str, pd.DataFrame]) -> list[str]:
     return out
 
 
-def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str], question: bool = False) -> list[str]:
+def _schedule_lines(
+    verdict: pd.DataFrame, notes: dict[tuple[float, str], str], protocol: Protocol = PROTOCOL
+) -> list[str]:
     """A sentence per pretraining condition that has its schedule control in the grid (pretrain_real), marked
-    interim (`notes`, from interim_notes) while a cell it reads is incomplete. `question`: the grid was written
-    down to ask exactly this (protocol.SCHEDULE_QUESTION), so each comparison is also read by the rule fixed for
-    it (protocol.schedule_reading); elsewhere nothing reads it."""
+    interim (`notes`, from interim_notes) while a cell it reads is incomplete; where the grid was written down
+    to ask exactly this (protocol.reads_schedule), each comparison is also read by the rule fixed for it."""
     if "vs schedule" not in verdict:
         return []
     rows = verdict[verdict["vs schedule"].notna()]
     said = []
     for _, r in rows.iterrows():
         n = int(r["vs schedule replicates"])
-        reading = f": **{schedule_reading(r['vs schedule low'], r['vs schedule high'], n)}**" if question else ""
+        low, high = r["vs schedule low"], r["vs schedule high"]
+        reading = f": **{protocol.schedule_reading(low, high, n)}**" if protocol.reads_schedule else ""
         said.append(
             f"`{r.condition}` at {r.fraction * 100:g} %: "
             + interval(r["vs schedule"], r["vs schedule low"], r["vs schedule high"])
@@ -133,7 +135,7 @@ def _schedule_lines(verdict: pd.DataFrame, notes: dict[tuple[float, str], str], 
     reads = (
         "this grid's question, read by the rule written down for it before it ran: above 0 adds something, below 0 "
         "costs something, otherwise adds nothing measurable"
-        if question
+        if protocol.reads_schedule
         else "the verdict does not read it"
     )
     return [
@@ -231,7 +233,7 @@ def answer_markdown(
         out.append("")
         counts = pd.Series(verdicts).value_counts()
         out.append("Verdicts: " + ", ".join(f"{v}: {n}" for v, n in counts.items()) + ".")
-        out += _schedule_lines(verdict, notes, question=preset in SCHEDULE_QUESTION)
+        out += _schedule_lines(verdict, notes, protocol)
     out += _threshold_rules_lines(tables)
     return "\n".join(out).rstrip() + "\n"
 

@@ -34,7 +34,7 @@ from xraygan.paths import shown
 from xraygan.progress import tqdm
 from xraygan.study.conditions import added_counts, duplicate_real, parse_condition, pick_synthetic
 from xraygan.study.estimate import estimate_seconds, measure_rates, progress_table, write_progress
-from xraygan.study.protocol import PROTOCOL, Protocol
+from xraygan.study.protocol import PROTOCOL, SCHEDULE_QUESTION, Protocol
 
 GAN_MODES = {"dcgan": "per_class", "cgan": "conditional"}  # condition's GAN kind -> train_gans mode
 
@@ -648,8 +648,11 @@ def saved_experiment(results: str | Path) -> Experiment | None:
 
 def protocol_for(exp: Experiment | None) -> Protocol:
     """The protocol a grid's verdicts are read by: PROTOCOL, with the primary endpoint the grid was written
-    down with (its study.endpoint; no saved experiment: the protocol's)."""
-    return PROTOCOL if exp is None else replace(PROTOCOL, endpoint=exp.study.endpoint)
+    down with (its study.endpoint; no saved experiment: the protocol's), reading the schedule comparison where
+    the grid was written down to ask it (protocol.SCHEDULE_QUESTION)."""
+    if exp is None:
+        return PROTOCOL
+    return replace(PROTOCOL, endpoint=exp.study.endpoint, reads_schedule=exp.preset in SCHEDULE_QUESTION)
 
 
 def planned_per_cell(exp: Experiment | None) -> dict[tuple[float, str], int] | None:

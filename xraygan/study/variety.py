@@ -41,13 +41,11 @@ def grid_gan_variety(
         raise ValueError(f"{results}: the grid trains no per-class GANs (conditions {exp.study.conditions})")
     csv = results / "gan_variety.csv"
     columns = ["fraction", "replicate", "gan_seed", "class", *COLUMNS]
-    record = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=columns)
-    if list(record.columns) != columns:
-        raise ValueError(
-            f"{shown(csv)}: columns {list(record.columns)}, expected {columns}; delete it to measure again"
-        )
+    whole = pd.read_csv(csv) if csv.exists() else pd.DataFrame(columns=columns)
+    if list(whole.columns) != columns:
+        raise ValueError(f"{shown(csv)}: columns {list(whole.columns)}, expected {columns}; delete it to measure again")
     asked = fractions or exp.study.fractions
-    record = record[record.fraction.isin(asked)]
+    record = whole[whole.fraction.isin(asked)]
     rows, missing = [], []
     for f in asked:
         if f not in exp.study.fractions:
@@ -77,8 +75,8 @@ def grid_gan_variety(
                 )
     new = pd.DataFrame(rows, columns=columns)
     if len(new):
-        whole = pd.concat([pd.read_csv(csv), new.round(4)]) if csv.exists() else new.round(4)
-        whole.sort_values(["fraction", "replicate", "class"]).to_csv(csv, index=False)
+        grown = pd.concat([whole, new.round(4)]) if len(whole) else new.round(4)
+        grown.sort_values(["fraction", "replicate", "class"]).to_csv(csv, index=False)
     parts = [d for d in (record, new) if len(d)]
     df = pd.concat(parts).sort_values(["fraction", "replicate", "class"]) if parts else new
     return df.reset_index(drop=True), missing
