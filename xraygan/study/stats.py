@@ -54,9 +54,7 @@ def paired_difference(a, b, level: float = 0.95, n_resamples: int = 5000, seed: 
         out["high"] = max(float(res.confidence_interval.high), t_high)
         out["p_wilcoxon"] = wilcoxon_p(d)
         out["p_ttest"] = float(stats.ttest_1samp(d, 0.0).pvalue)
-    elif len(d) >= 1 and np.ptp(d) == 0:
-        out["low"] = out["high"] = out["mean"]
-    return out
+    return out  # fewer than 3 pairs or all equal: no interval (as in cluster_difference)
 
 
 def wilcoxon_p(d) -> float:
@@ -118,9 +116,10 @@ def cluster_difference(d, clusters, level: float = 0.95, n_resamples: int = 2000
         _, t_low, t_high = mean_ci(means, level)
         out["low"] = min(float(np.quantile(boot, q)), t_low)
         out["high"] = max(float(np.quantile(boot, 1 - q)), t_high)
-    elif len(means) >= 2:  # every replicate agrees exactly
-        out["low"] = out["high"] = out["mean"]
-    return out  # one replicate: no interval (nothing says how much a second one would differ)
+    # one replicate, or replicates that all agree exactly (a tie of a discrete score, e.g. two replicates both
+    # +8 test images): no interval. A spread of 0 estimated from a tie is no evidence that there is none, and a
+    # zero-width interval would pass any rule that asks for an interval above 0.
+    return out
 
 
 def patient_bootstrap_interval(
