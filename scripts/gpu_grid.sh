@@ -7,17 +7,19 @@
 #   python -m xraygan study --preset full --tables-only --readme README.md
 # FRACTIONS names the fractions whose models this call trains (learning-curve fractions too, e.g. "1.0 0.02 0.5");
 # the grid stays the preset's whole grid (--train-fractions), and only replicates with models left make GANs.
-# STUDY_S bounds the study; if it finishes in time, the GANs it trained are checked against the variety limits
+# REPLICATES=N trains at most N of the replicates still to do (--replicates), so that a call ends between replicates
+# and has time left for the variety check. STUDY_S bounds the study; if it finishes in time, the GANs it trained are checked against the variety limits
 # (--gan-variety, VARIETY_S), since their checkpoints stay on the lent machine.
 # ESTIMATE=0 skips the timing printed first (--no-estimate): on an H200 it cost about 1.5-2.5 minutes of a
 # 15-minute lease (12 worker processes start and warm up twice); worth it only where the rates are unknown.
 # Usage: OUT=dir DATA=chest_xray_224 FRACTIONS="0.1" [PRESET=full DEVICE=cuda WORKERS=12 STUDY_S=500
-#        VARIETY_S=60 ESTIMATE=1] bash scripts/gpu_grid.sh
+#        VARIETY_S=60 ESTIMATE=1 REPLICATES=N] bash scripts/gpu_grid.sh
 set -u
 OUT=${OUT:?set OUT}; DATA=${DATA:?set DATA}; FRACTIONS=${FRACTIONS:?set FRACTIONS, e.g. 0.1}
 PRESET=${PRESET:-full}; DEVICE=${DEVICE:-cuda}; WORKERS=${WORKERS:-12}; PY=${PYTHON:-python3}
 STUDY_S=${STUDY_S:-500}; VARIETY_S=${VARIETY_S:-60}; NO_ESTIMATE=""
 if [ "${ESTIMATE:-1}" = 0 ]; then NO_ESTIMATE=--no-estimate; fi
+SHARE=""; if [ -n "${REPLICATES:-}" ]; then SHARE="--replicates $REPLICATES"; fi
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 XRAYGAN_CACHE=${XRAYGAN_CACHE:-/tmp/xraygan-cache} MPLBACKEND=Agg
 RES=$OUT/$PRESET; RUNS=/tmp/xraygan-runs/$PRESET
 mkdir -p "$RES"
@@ -28,7 +30,7 @@ done
   $PY -c "import torch; print('torch', torch.__version__)"; git log --oneline -1; date -u; } > "$OUT/env.txt" 2>&1
 # shellcheck disable=SC2086
 timeout "$STUDY_S" $PY -m xraygan study --preset "$PRESET" --data "$DATA" --device "$DEVICE" --workers "$WORKERS" \
-    --train-fractions $FRACTIONS --results "$RES" --runs "$RUNS" $NO_ESTIMATE > "$OUT/$PRESET.log" 2>&1
+    --train-fractions $FRACTIONS --results "$RES" --runs "$RUNS" $NO_ESTIMATE $SHARE > "$OUT/$PRESET.log" 2>&1
 rc=$?
 echo "study exit $rc at $(date -u)" >> "$OUT/env.txt"
 if [ "$rc" = 0 ]; then

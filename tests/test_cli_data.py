@@ -48,8 +48,9 @@ def test_every_command_has_help_and_presets_are_checked(capsys) -> None:
     assert e.value.code == 2 and "invalid choice: 'laptop'" in err and all(p in err for p in PRESETS)
 
 
-def test_study_no_estimate_reaches_the_run(monkeypatch, tmp_path) -> None:
-    """--no-estimate trains without the timing (estimate=False); without it the run decides (None)."""
+def test_study_no_estimate_and_replicates_reach_the_run(monkeypatch, tmp_path) -> None:
+    """--no-estimate trains without the timing (estimate=False); without it the run decides (None).
+    --replicates N is the run's max_replicates (unset: the whole grid)."""
     import xraygan.study.run as run
     from xraygan.cli import main
 
@@ -58,3 +59,5 @@ def test_study_no_estimate_reaches_the_run(monkeypatch, tmp_path) -> None:
     common = ["study", "--preset", "smoke", "--source", "phantom", "--results", str(tmp_path / "r")]
     assert main([*common, "--no-estimate"]) == 0 and main(common) == 0
     assert [k["estimate"] for k in seen] == [False, None]
+    assert main([*common, "--replicates", "3"]) == 0
+    assert [k["max_replicates"] for k in seen] == [None, None, 3]

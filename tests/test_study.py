@@ -296,6 +296,25 @@ def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch
     assert len(calls) == 2 and len(df2) == 6 and len(read_rows(tmp_path / "res" / "runs.jsonl")) == 6
 
 
+def test_a_call_trains_at_most_max_replicates_whole_replicates_and_the_next_call_resumes(tmp_path: Path) -> None:
+    """`max_replicates` (the CLI's --replicates): a session's share of a long grid stops between replicates, in
+    the order a full run takes them (replicate 0 at every fraction first), with only those replicates' GANs."""
+    exp = _phantom_exp(fractions=(0.5, 1.0), seeds=2, subsets=2, conditions=("baseline", "dcgan_50"))
+    res, runs = tmp_path / "res", tmp_path / "runs"
+    with pytest.raises(ValueError, match="max_replicates 0"):
+        run_study(exp, res, runs, device="cpu", progress=False, max_replicates=0)
+    df = run_study(exp, res, runs, device="cpu", progress=False, max_replicates=1)
+    assert sorted(zip(df.fraction, df.condition, df.seed)) == [(0.5, "baseline", 0), (0.5, "dcgan_50", 0)]
+    assert sorted(p.name.split("-")[0] for p in (runs / "gan").iterdir()) == ["f0.5_s0"]
+    assert "Models finished: 2 of 8 (6 to do)" in (res / "PROGRESS.md").read_text()
+    df = run_study(exp, res, runs, device="cpu", progress=False, max_replicates=1)  # the full split's one GAN set
+    assert len(df) == 6 and sorted(df[df.fraction == 1.0].seed) == [0, 0, 1, 1]
+    assert sorted(p.name.split("-")[0] for p in (runs / "gan").iterdir()) == ["f0.5_s0", "f1_s0"]
+    df = run_study(exp, res, runs, device="cpu", progress=False, max_replicates=5)  # more than are left
+    assert len(df) == 8 and set(df.test_reads) == {1}
+    assert sorted(zip(df[df.fraction == 0.5].seed, df[df.fraction == 0.5].subset)) == [(0, 0), (0, 0), (1, 1), (1, 1)]
+
+
 def test_full_training_split_is_one_subset_and_part_of_a_grid_resumes_without_its_finished_gans(
     tmp_path: Path,
 ) -> None:

@@ -135,6 +135,7 @@ def _study(a: argparse.Namespace) -> int:
         estimate=False if a.no_estimate else None,
         estimate_only=a.estimate_only,
         train_fractions=tuple(a.train_fractions) if a.train_fractions else None,
+        max_replicates=a.replicates,
     )
     print(json.dumps({"models": len(df), "results": res}))
     return 0
@@ -232,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="train only these fractions' models now (curve fractions too); the grid stays the preset's, so "
         "a later call resumes the rest",
+    )
+    s.add_argument(
+        "--replicates",
+        type=int,
+        default=None,
+        metavar="N",
+        help="train at most N of the replicates still to do (one fraction's GANs and classifiers of a replicate), "
+        "then stop: a share of a long grid that ends between replicates; a later call resumes",
     )
     s.add_argument("--seeds", type=int, default=None)
     s.add_argument("--subsets", type=int, default=None)

@@ -497,6 +497,7 @@ def run_study(
     estimate: bool | None = None,
     estimate_only: bool = False,
     train_fractions: tuple[float, ...] | None = None,
+    max_replicates: int | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
     config.json, PROGRESS.md and summary tables in `results`. Before training, prints how long what is
@@ -504,7 +505,12 @@ def run_study(
     `estimate_only`: print it and stop before training anything, writing nothing (the rows so far are
     returned; a results folder of other settings, which a run would refuse, counts as empty).
     `train_fractions`: train only the cells at these fractions (learning-curve fractions named like the
-    others); the grid, its config.json and PROGRESS.md stay the whole of `exp`, so a later call resumes it."""
+    others); the grid, its config.json and PROGRESS.md stay the whole of `exp`, so a later call resumes it.
+    `max_replicates`: train at most this many of the replicates still to do (a replicate at one fraction: its
+    GANs and its classifiers), in the order a full run takes them, then stop; a session's share of a long grid
+    ends between replicates, with nothing half-trained left, and a later call resumes."""
+    if max_replicates is not None and max_replicates < 1:
+        raise ValueError(f"max_replicates {max_replicates}: train at least one replicate (or leave it unset)")
     results, runs = Path(results), Path(runs)
     splits = load_splits(exp.data, progress=progress)
     record = results_record(exp, splits)
@@ -547,6 +553,11 @@ def run_study(
     # only the replicates with models left train GANs (serially each just before its cells; with workers or
     # on a GPU all of them first); a finished replicate's GANs are not made again on a fresh machine
     groups = ready_replicates_first(exp, splits, runs, replicate_major(exp, cells))
+    share = ""
+    if max_replicates is not None:  # this call's share: the first replicates a full run would take
+        groups = groups[:max_replicates]
+        share = f" (this call's {len(groups)} replicate(s); {len(cells)} left in the grid)"
+        cells = [c for _, _, group in groups for c in group]
     pending = [(f, r) for f, r, group in groups if _needs_gans(group)]
     if estimate_only or (estimate if estimate is not None else progress):
         left = gan_steps_left(exp, splits, runs, pending)
@@ -555,7 +566,7 @@ def run_study(
             secs = estimate_seconds(left, len(cells) * exp.classifier.steps, rates)
             print(
                 f"xraygan: study {exp.preset}: {sum(left.values())} GAN steps and {len(cells)} of {len(planned)} "
-                f"models to train; estimate {secs / 3600:.1f} h on {pick_device(device)} ({rates.describe()})",
+                f"models to train{share}; estimate {secs / 3600:.1f} h on {pick_device(device)} ({rates.describe()})",
                 flush=True,
             )
             if emulated_cpu_bf16(device, exp.classifier.cpu_bf16):
