@@ -555,8 +555,9 @@ def run_study(
     groups = ready_replicates_first(exp, splits, runs, replicate_major(exp, cells))
     share = ""
     if max_replicates is not None:  # this call's share: the first replicates a full run would take
+        now = min(max_replicates, len(groups))
+        share = f" (this call: {now} of the {len(groups)} replicates left, {len(cells)} models)"
         groups = groups[:max_replicates]
-        share = f" (this call's {len(groups)} replicate(s); {len(cells)} left in the grid)"
         cells = [c for _, _, group in groups for c in group]
     pending = [(f, r) for f, r, group in groups if _needs_gans(group)]
     if estimate_only or (estimate if estimate is not None else progress):
