@@ -24,6 +24,7 @@ from xraygan.study.report import (
     results_key,
     signed,
     update_readme,
+    variety_text,
     write_report,
 )
 from xraygan.study.run import load_results, read_grid, read_test_split
@@ -259,3 +260,34 @@ def test_the_schedule_control_sentence_names_each_pretraining_comparison() -> No
     assert notes[(0.1, "pretrain_dcgan")] == " (interim: 2 of 3 models)"  # its schedule control is short
     text = "".join(_schedule_lines(verdict, notes))
     assert "(9 replicates) (interim: 2 of 3 models)." in text
+
+
+def test_the_gan_variety_record_is_summarised_in_the_answer(tmp_path: Path, monkeypatch) -> None:
+    """gan_variety.csv beside the rows: the answer counts its GANs and those outside the limits, and gives each
+    class's ranges from the file (so no session copies them by hand); without the file, no such paragraph."""
+    res = _pilot_copy(tmp_path / "pilot", monkeypatch)
+    write_report(res, "pilot")
+    assert "GAN variety" not in (res / "ANSWER.md").read_text()
+    rows = [  # two replicates at 10 %, the second NORMAL GAN repeats chests; one at 100 %
+        (0.1, 0, "NORMAL", 0.0, 0.0165, 1.0227),
+        (0.1, 0, "PNEUMONIA", 0.0, 0.0086, 1.189),
+        (0.1, 1, "NORMAL", 0.4792, 0.0124, 0.8734),
+        (0.1, 1, "PNEUMONIA", 0.0025, 0.0100, 1.1201),
+        (1.0, 0, "NORMAL", 0.01, 0.01, 0.97),
+        (1.0, 0, "PNEUMONIA", 0.01, 0.01, 1.0),
+    ]
+    df = pd.DataFrame(rows, columns=["fraction", "replicate", "class", "near_twin_share", "near_twin_share_real",
+                                     "pairwise_ratio"])
+    df["gan_seed"], df["ms_ssim"], df["ms_ssim_real"] = df.replicate, 0.5, 0.5
+    df["collapsed"] = (df.near_twin_share > 0.05) | (df.pairwise_ratio < 0.95)
+    df.to_csv(res / "gan_variety.csv", index=False)
+    write_report(res, "pilot")
+    text = (res / "ANSWER.md").read_text()
+    assert text.endswith(variety_text(df)) and variety_text(df.iloc[:0]) == ""
+    assert "At 10 %: 4 per-class GANs of 2 replicates, 1 outside the limits." in text
+    assert "NORMAL: near-twins 0.0–47.9 % (real images: at most 1.7 %), spread 0.87–1.02." in text
+    assert "PNEUMONIA: near-twins 0.0–0.2 % (real images: at most 1.0 %), spread 1.12–1.19." in text
+    assert "At 100 %: 2 per-class GANs of 1 replicates, 0 outside the limits." in text
+    assert "NORMAL: near-twins 1.0 % (real images: at most 1.0 %), spread 0.97." in text
+    rep = load_report(res, "pilot", fallback=pd.DataFrame(), fallback_preset="unused")
+    assert rep.text == text.split("\n\n", 1)[1]  # the notebook's block is the same text

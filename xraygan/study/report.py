@@ -295,8 +295,46 @@ class Report:
     protocol: Protocol = PROTOCOL  # the protocol its verdicts are read by (its grid's endpoint)
 
 
-def _report(grid: Grid, tables: dict, preset: str, committed: bool, folder: str | None) -> Report:
+def variety_text(variety: pd.DataFrame) -> str:
+    """The grid's GAN-variety record (`gan_variety.csv`, grown by `--gan-variety`: one row per fraction, replicate
+    and class) in one paragraph: per fraction, the GANs measured, how many are outside the limits, and per class
+    the range of the near-twin share and of the pairwise spread. '' for an empty record."""
+    from xraygan.review.diversity import NEAR_TWIN_MAX, PAIRWISE_MIN
+
+    if not len(variety):
+        return ""
+
+    def span(lo: float, hi: float, fmt: str) -> str:
+        return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}–{hi:{fmt}}"
+
+    parts = []
+    for f, g in variety.groupby("fraction"):
+        parts.append(
+            f"At {f * 100:g} %: {len(g)} per-class GANs of {g.replicate.nunique()} replicates, "
+            f"{int(g.collapsed.sum())} outside the limits."
+        )
+        parts += [
+            f"{c}: near-twins {span(100 * k.near_twin_share.min(), 100 * k.near_twin_share.max(), '.1f')} % (real "
+            f"images: at most {100 * k.near_twin_share_real.max():.1f} %), spread "
+            f"{span(k.pairwise_ratio.min(), k.pairwise_ratio.max(), '.2f')}."
+            for c, k in g.groupby("class")
+        ]
+    return (
+        "GAN variety (`gan_variety.csv`: each replicate's per-class GANs, measured once after they trained, on "
+        "fresh images against that replicate's real images of the class; no replicate is dropped for it). The "
+        f"limits: at most {100 * NEAR_TWIN_MAX:g} % near-twins (fakes whose nearest other fake is closer than the "
+        f"closest 1 % of real neighbours) and a median pairwise spread at least {PAIRWISE_MIN:g} of the real "
+        "images'. " + " ".join(parts) + "\n"
+    )
+
+
+def _report(
+    grid: Grid, tables: dict, preset: str, committed: bool, folder: str | None, results: Path | None = None
+) -> Report:
     text = answer_markdown(grid.df, tables, preset, grid.planned, grid.protocol, folder)
+    csv = results / "gan_variety.csv" if results is not None else None
+    if csv is not None and csv.exists() and (variety := variety_text(pd.read_csv(csv))):
+        text += "\n" + variety
     notes = interim_notes(grid.df, tables["verdict"], grid.planned)
     return Report(grid.df, tables, preset, committed, text, notes, grid.protocol)
 
@@ -309,7 +347,7 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     results = Path(results)
     if (results / "runs.jsonl").exists():
         grid = read_grid(results)
-        return _report(grid, grid.tables(), preset, True, results_key(results))
+        return _report(grid, grid.tables(), preset, True, results_key(results), results)
     own = Grid(fallback)
     return _report(own, own.tables(), fallback_preset, False, None)
 
@@ -326,7 +364,7 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     tables = grid.tables()
     save_tables(grid.df, tables, results)
     key = results_key(results)
-    rep = _report(grid, tables, preset, True, key)
+    rep = _report(grid, tables, preset, True, key, results)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{rep.text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
