@@ -367,9 +367,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("every = report.load_report(results_dir('full'), 'full', fallback=df_run, fallback_preset=PRESET)\n"
          "if every.committed and len(every.tables['verdict']):\n"
          "    display(Markdown(every.text))\n"
-         "    study_figures.plot_learning_curve(every.df, (every.protocol.endpoint, *every.protocol.exchange_also),\n"
-         "                                      '04_learning_curve_full')\n"
-         "    study_figures.plot_verdict(every.tables['verdict'], every.protocol, '04_verdict_full', every.notes)"),
+         "    report.report_figures(every, 'full', rules=False)"),
     md("## Does accuracy follow real data under another threshold? (the `threshold_pilot`, 2 CPU cores)\n"
        "Every grid's endpoint, accuracy at the threshold chosen on validation, is flat from 10 % of the data on "
        "while its test AUC rises. The threshold pilot (written down in the README's *Protocol* before it ran) "
@@ -394,11 +392,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("weighted = report.load_report(results_dir('paper_cw'), 'paper_cw', fallback=df_run, fallback_preset=PRESET)\n"
          "if weighted.committed and len(weighted.tables['verdict']):\n"
          "    display(Markdown(weighted.text))\n"
-         "    if weighted.df.fraction.nunique() > 1:\n"
-         "        study_figures.plot_learning_curve(weighted.df, (weighted.protocol.endpoint,\n"
-         "                                          *weighted.protocol.exchange_also), '04_learning_curve_paper_cw')\n"
-         "    study_figures.plot_verdict(weighted.tables['verdict'], weighted.protocol, '04_verdict_paper_cw',\n"
-         "                               weighted.notes)"),
+         "    report.report_figures(weighted, 'paper_cw', rules=False)"),
     md("## Do DCGAN images add anything to pretraining? (the `pretrain_cw` grid, 2 CPU cores)\n`paper_cw`'s "
        "one positive interval, pretraining on DCGAN images then fine-tuning on the real ones at 10 %, was +1.3 "
        "[−0.3, +2.8] points over the same two phases on duplicated real images: a question found after the "
@@ -414,7 +408,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
          "                         fallback_preset=PRESET)\n"
          "if pre.committed and len(pre.tables['verdict']):\n"
          "    display(Markdown(pre.text))\n"
-         "    study_figures.plot_verdict(pre.tables['verdict'], pre.protocol, '04_verdict_pretrain_cw', pre.notes)"),
+         "    report.report_figures(pre, 'pretrain_cw', rules=False)"),
     md("## 10 % again, with GANs that keep their variety (the `paper_ms` grid, 2 CPU cores)\nThe `paper` "
        "grid's 10 % GANs predate mode seeking and repeat some NORMAL chests. `paper_ms` trains that fraction again "
        "(written down in the README's *Protocol* before it ran): the same nine subsets, GAN seeds, classifier "
@@ -424,8 +418,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
     code("varied = report.load_report(results_dir('paper_ms'), 'paper_ms', fallback=df_run, fallback_preset=PRESET)\n"
          "if varied.committed and len(varied.tables['verdict']):\n"
          "    display(Markdown(varied.text))\n"
-         "    study_figures.plot_verdict(varied.tables['verdict'], varied.protocol, '04_verdict_paper_ms',\n"
-         "                               varied.notes)"),
+         "    report.report_figures(varied, 'paper_ms', rules=False)"),
     md("## The first grid of the protocol (archived)\nBefore the classifier was chosen again on validation, the "
        "`paper` preset ran with the original plan's width-8 classifier and the pilot's GANs: 146 models, 10 % "
        "with 11 replicates, the full split with three GAN seeds, six conditions including classic augmentation "

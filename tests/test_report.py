@@ -24,10 +24,10 @@ from xraygan.study.report import (
     results_key,
     signed,
     update_readme,
-    variety_text,
     write_report,
 )
 from xraygan.study.run import load_results, read_grid, read_test_split
+from xraygan.study.variety import variety_text
 
 ROOT = Path(__file__).resolve().parents[1]
 PILOT = ROOT / "results" / "pilot"
@@ -266,7 +266,7 @@ def test_the_gan_variety_record_is_summarised_in_the_answer(tmp_path: Path, monk
     """gan_variety.csv beside the rows: the answer counts its GANs and those outside the limits, and gives each
     class's ranges from the file (so no session copies them by hand); without the file, no such paragraph."""
     res = _pilot_copy(tmp_path / "pilot", monkeypatch)
-    write_report(res, "pilot")
+    write_report(res, "pilot", figures=False)
     assert "GAN variety" not in (res / "ANSWER.md").read_text()
     rows = [  # two replicates at 10 %, the second NORMAL GAN repeats chests; one at 100 %
         (0.1, 0, "NORMAL", 0.0, 0.0165, 1.0227),
@@ -281,7 +281,7 @@ def test_the_gan_variety_record_is_summarised_in_the_answer(tmp_path: Path, monk
     df["gan_seed"], df["ms_ssim"], df["ms_ssim_real"] = df.replicate, 0.5, 0.5
     df["collapsed"] = (df.near_twin_share > 0.05) | (df.pairwise_ratio < 0.95)
     df.to_csv(res / "gan_variety.csv", index=False)
-    write_report(res, "pilot")
+    write_report(res, "pilot", figures=False)
     text = (res / "ANSWER.md").read_text()
     assert text.endswith(variety_text(df)) and variety_text(df.iloc[:0]) == ""
     assert "At 10 %: 4 per-class GANs of 2 replicates, 1 outside the limits." in text

@@ -295,46 +295,15 @@ class Report:
     protocol: Protocol = PROTOCOL  # the protocol its verdicts are read by (its grid's endpoint)
 
 
-def variety_text(variety: pd.DataFrame) -> str:
-    """The grid's GAN-variety record (`gan_variety.csv`, grown by `--gan-variety`: one row per fraction, replicate
-    and class) in one paragraph: per fraction, the GANs measured, how many are outside the limits, and per class
-    the range of the near-twin share and of the pairwise spread. '' for an empty record."""
-    from xraygan.review.diversity import NEAR_TWIN_MAX, PAIRWISE_MIN
-
-    if not len(variety):
-        return ""
-
-    def span(lo: float, hi: float, fmt: str) -> str:
-        return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}–{hi:{fmt}}"
-
-    parts = []
-    for f, g in variety.groupby("fraction"):
-        parts.append(
-            f"At {f * 100:g} %: {len(g)} per-class GANs of {g.replicate.nunique()} replicates, "
-            f"{int(g.collapsed.sum())} outside the limits."
-        )
-        parts += [
-            f"{c}: near-twins {span(100 * k.near_twin_share.min(), 100 * k.near_twin_share.max(), '.1f')} % (real "
-            f"images: at most {100 * k.near_twin_share_real.max():.1f} %), spread "
-            f"{span(k.pairwise_ratio.min(), k.pairwise_ratio.max(), '.2f')}."
-            for c, k in g.groupby("class")
-        ]
-    return (
-        "GAN variety (`gan_variety.csv`: each replicate's per-class GANs, measured once after they trained, on "
-        "fresh images against that replicate's real images of the class; no replicate is dropped for it). The "
-        f"limits: at most {100 * NEAR_TWIN_MAX:g} % near-twins (fakes whose nearest other fake is closer than the "
-        f"closest 1 % of real neighbours) and a median pairwise spread at least {PAIRWISE_MIN:g} of the real "
-        "images'. " + " ".join(parts) + "\n"
-    )
-
-
-def _report(
-    grid: Grid, tables: dict, preset: str, committed: bool, folder: str | None, results: Path | None = None
-) -> Report:
+def _report(grid: Grid, tables: dict, preset: str, committed: bool, results: Path | None) -> Report:
+    """The answer of `grid`; from a results folder (None: the caller's own models) it names that folder and
+    ends with the summary of its GAN-variety record, where it has one."""
+    folder = results_key(results) if results is not None else None
     text = answer_markdown(grid.df, tables, preset, grid.planned, grid.protocol, folder)
-    csv = results / "gan_variety.csv" if results is not None else None
-    if csv is not None and csv.exists() and (variety := variety_text(pd.read_csv(csv))):
-        text += "\n" + variety
+    if results is not None and (results / "gan_variety.csv").exists():
+        from xraygan.study.variety import variety_text
+
+        text += "\n" + variety_text(pd.read_csv(results / "gan_variety.csv"))
     notes = interim_notes(grid.df, tables["verdict"], grid.planned)
     return Report(grid.df, tables, preset, committed, text, notes, grid.protocol)
 
@@ -347,9 +316,28 @@ def load_report(results: str | Path, preset: str, fallback: pd.DataFrame, fallba
     results = Path(results)
     if (results / "runs.jsonl").exists():
         grid = read_grid(results)
-        return _report(grid, grid.tables(), preset, True, results_key(results), results)
+        return _report(grid, grid.tables(), preset, True, results)
     own = Grid(fallback)
     return _report(own, own.tables(), fallback_preset, False, None)
+
+
+def report_figures(rep: Report, name: str, rules: bool = True) -> list[str]:
+    """Draw (inline in a notebook) and save a grid's report figures, named after `name` (its results folder):
+    the learning curve with the conditions on it and, where it has one, a curve per threshold rule (`rules`),
+    both only with more than one fraction; the verdict figure where there are comparisons. Returns the names."""
+    from xraygan.study.figures import plot_learning_curve, plot_threshold_rules, plot_verdict
+
+    df, protocol, tables, names = rep.df, rep.protocol, rep.tables, []
+    if df.fraction.nunique() > 1:
+        plot_learning_curve(df, (protocol.endpoint, *protocol.exchange_also), f"04_learning_curve_{name}")
+        names.append(f"04_learning_curve_{name}")
+        if rules and len(tables.get("threshold_rules", [])):
+            plot_threshold_rules(tables["threshold_rules"], f"04_threshold_rules_{name}")
+            names.append(f"04_threshold_rules_{name}")
+    if len(tables.get("verdict", [])):
+        plot_verdict(tables["verdict"], protocol, f"04_verdict_{name}", rep.notes)
+        names.append(f"04_verdict_{name}")
+    return names
 
 
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
@@ -364,23 +352,11 @@ def write_report(results: str | Path, preset: str, readme: str | Path | None = N
     tables = grid.tables()
     save_tables(grid.df, tables, results)
     key = results_key(results)
-    rep = _report(grid, tables, preset, True, key, results)
+    rep = _report(grid, tables, preset, True, results)
     (results / "ANSWER.md").write_text(f"# The answer of the `{preset}` grid\n\n{rep.text}")
     out = {"tables": str(shown(results)), "answer": str(shown(results / "ANSWER.md"))}
     if figures:
-        from xraygan.study.figures import plot_learning_curve, plot_threshold_rules, plot_verdict
-
-        df, protocol, names = grid.df, grid.protocol, []
-        if df.fraction.nunique() > 1:
-            plot_learning_curve(df, (protocol.endpoint, *protocol.exchange_also), f"04_learning_curve_{results.name}")
-            names.append(f"04_learning_curve_{results.name}")
-        if df.fraction.nunique() > 1 and len(tables.get("threshold_rules", [])):  # a curve per rule
-            plot_threshold_rules(tables["threshold_rules"], f"04_threshold_rules_{results.name}")
-            names.append(f"04_threshold_rules_{results.name}")
-        if len(tables.get("verdict", [])):
-            plot_verdict(tables["verdict"], protocol, f"04_verdict_{results.name}", rep.notes)
-            names.append(f"04_verdict_{results.name}")
-        out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in names]
+        out["figures"] = [str(shown(figures_dir() / f"{n}.png")) for n in report_figures(rep, results.name)]
     if readme is not None:
         update_readme(readme, preset, rep.text, folder=key)
         out["readme"] = str(shown(readme))

@@ -12,7 +12,7 @@ from xraygan.data.splits import fraction_subset
 from xraygan.gan.runs import per_class_runs
 from xraygan.gan.training import steps_done
 from xraygan.paths import shown
-from xraygan.review.diversity import generator_diversity
+from xraygan.review.diversity import NEAR_TWIN_MAX, PAIRWISE_MIN, generator_diversity
 from xraygan.study.reproduce import open_grid
 from xraygan.study.run import gan_for, needed_gans, replicates_at, subset_gan_dir
 
@@ -93,5 +93,35 @@ def variety_summary(df: pd.DataFrame) -> pd.DataFrame:
         near_twin_max=("near_twin_share", "max"),
         spread_min=("pairwise_ratio", "min"),
         spread_max=("pairwise_ratio", "max"),
+        near_twin_real_max=("near_twin_share_real", "max"),
     )
     return out.reset_index()
+
+
+def variety_text(df: pd.DataFrame) -> str:
+    """A grid's variety record (gan_variety.csv) as the paragraph that ends its answer block: per fraction the
+    GANs measured and how many are outside the limits, per class the ranges of variety_summary. '' if empty."""
+    if not len(df):
+        return ""
+
+    def span(lo: float, hi: float, fmt: str) -> str:
+        return format(lo, fmt) if format(lo, fmt) == format(hi, fmt) else f"{lo:{fmt}}–{hi:{fmt}}"
+
+    parts = []
+    for f, s in variety_summary(df).groupby("fraction"):
+        parts.append(
+            f"At {f * 100:g} %: {s.replicates.sum()} per-class GANs of {s.replicates.max()} replicates, "
+            f"{int(s.collapsed.sum())} outside the limits."
+        )
+        parts += [
+            f"{k['class']}: near-twins {span(100 * k.near_twin_min, 100 * k.near_twin_max, '.1f')} % (real images: "
+            f"at most {100 * k.near_twin_real_max:.1f} %), spread {span(k.spread_min, k.spread_max, '.2f')}."
+            for _, k in s.iterrows()
+        ]
+    return (
+        "GAN variety (`gan_variety.csv`: each replicate's per-class GANs, measured once after they trained, on "
+        "fresh images against that replicate's real images of the class; no replicate is dropped for it). The "
+        f"limits: at most {100 * NEAR_TWIN_MAX:g} % near-twins (fakes whose nearest other fake is closer than the "
+        f"closest 1 % of real neighbours) and a median pairwise spread at least {PAIRWISE_MIN:g} of the real "
+        "images'. " + " ".join(parts) + "\n"
+    )
