@@ -126,6 +126,12 @@ RECIPES: dict[str, tuple[str, dict]] = {
     "pac2_cutout_mbstd_w24_ms1_sub": ("per_class", {**PAC24, "mode_seeking": 1.0}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
+    # the conditional GAN with the subset recipe of paper_cw (--preset paper_cw: width 24, cutout, mbstd, mode
+    # seeking over pairs of one label, each label its own ratio), unpacked; with a D that judges packs of two
+    # images of one label; and the same with five times the mode-seeking weight
+    "cgan_w24_ms1_sub": ("conditional", {}),
+    "cgan_pac2_w24_ms1_sub": ("conditional", {"cgan_pack": 2}),
+    "cgan_pac2_w24_ms5_sub": ("conditional", {"cgan_pack": 2, "mode_seeking": 5.0}),
 }
 
 

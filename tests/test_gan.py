@@ -174,17 +174,45 @@ def test_conditional_gan_trains_and_exports(toy, tmp_path: Path) -> None:
     assert not torch.equal(ds.images[:4], ds.images[4:])
 
 
-def test_a_packed_recipe_trains_its_conditional_gan_unpacked(toy, tmp_path: Path) -> None:
-    """Presets with a packed D (cpu, paper, full) also train the conditional GAN, whose D judges one label per
-    image: it takes the recipe with pack 1, the per-class GANs keep theirs."""
-    from xraygan.gan.runs import load_generator, train_gans
+def test_a_packed_recipe_trains_its_conditional_gan_with_cgan_pack(toy, tmp_path: Path) -> None:
+    """Presets with a packed D (cpu, paper, full) also train the conditional GAN: it takes the recipe with
+    pack replaced by cgan_pack (1 by default, as every grid before packs of one label), the per-class GANs
+    keep theirs; a cgan_pack other than 1 is part of the GAN folder's key, the default is not."""
+    from xraygan.gan.runs import load_generator, run_key, train_gans
 
     packed = GANConfig(**{**TINY.__dict__, "pack": 2})
-    runs = train_gans(packed, toy, tmp_path, ("per_class", "conditional"), "cpu", False)
+    runs = train_gans(packed, toy, tmp_path / "a", ("per_class", "conditional"), "cpu", False)
     assert runs.conditional is not None
     cond = load_generator(runs.conditional, "cpu")[1]
     assert cond["pack"] == 1 and cond["conditional"]
     assert {load_generator(r, "cpu")[1]["pack"] for r in runs.per_class.values()} == {2}
+    both = dataclasses.replace(packed, cgan_pack=2)
+    got = train_gans(both, toy, tmp_path / "b", ("conditional",), "cpu", False).conditional
+    assert load_generator(got, "cpu")[1]["pack"] == 2
+    assert "cgan_pack" not in run_key(packed, toy, 1.0, 0)["gan"]
+    assert run_key(both, toy, 1.0, 0)["gan"]["cgan_pack"] == 2
+
+
+def test_a_conditional_ds_packs_hold_one_label_each(toy, tmp_path: Path, monkeypatch) -> None:
+    """With a packed conditional D, every pack it judges (real or fake) holds images of one label, each epoch
+    visits every pack-worth of each class once, and the run resumes exactly."""
+    g = torch.Generator().manual_seed(0)
+    labels = torch.tensor([0] * 7 + [1] * 12)
+    order = gan_mod.packs_of_one_label(labels, 2, g)
+    assert len(order) == 6 + 12 and len(set(order.tolist())) == len(order)  # NORMAL's odd image waits
+    assert (labels[order].reshape(-1, 2)[:, 0] == labels[order].reshape(-1, 2)[:, 1]).all()
+    seen: list[torch.Tensor] = []
+    real_forward = Discriminator.forward
+    monkeypatch.setattr(
+        Discriminator, "forward", lambda self, x, y=None: seen.append(y.clone()) or real_forward(self, x, y)
+    )
+    cfg = GANConfig(**{**TINY.__dict__, "conditional": True, "pack": 2, "mode_seeking": 1.0})
+    full = train_gan(cfg, toy, tmp_path / "full", progress=False)
+    assert seen and all(torch.equal(y[0::2], y[1::2]) for y in seen) and any(len(set(y.tolist())) > 1 for y in seen)
+    part = train_gan(cfg, toy, tmp_path / "part", progress=False, stop_after=6)
+    train_gan(cfg, toy, part, progress=False)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["G"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
 def test_cli_gan_train_and_export(tmp_path: Path) -> None:
@@ -338,8 +366,8 @@ def test_run_folders_made_before_the_later_options_keep_their_key() -> None:
 
 def test_packing_discriminator_judges_packs_and_is_refused_where_it_cannot_work() -> None:
     """PacGAN: D maps B images to B / pack logits, each from `pack` consecutive images; a pack of copies
-    differs from a pack of different images; packing is refused for a conditional GAN or a batch it does not
-    divide; the discriminator maps still take single images."""
+    differs from a pack of different images; a conditional D reads a pack's label from its first image;
+    packing is refused for a batch it does not divide; the discriminator maps still take single images."""
     from xraygan.review.explain import discriminator_maps
 
     torch.manual_seed(0)
@@ -353,8 +381,12 @@ def test_packing_discriminator_judges_packs_and_is_refused_where_it_cannot_work(
     assert out2[0] != out[0] and torch.equal(out2[1:], out[1:])
     with pytest.raises(ValueError, match="pack"):
         GANConfig(pack=3, batch_size=64)
-    with pytest.raises(ValueError, match="per-class"):
-        GANConfig(pack=2, conditional=True)
+    with pytest.raises(ValueError, match="cgan_pack"):
+        GANConfig(cgan_pack=3, batch_size=64)
+    Dc = Discriminator(8, 64, n_classes=2, pack=2).eval()
+    y = torch.tensor([0, 0, 1, 1, 0, 0])
+    assert torch.equal(Dc(x, y), Dc(x, torch.tensor([0, 1, 1, 0, 0, 1])))  # the second label of a pack is unread
+    assert not torch.equal(Dc(x, y), Dc(x, 1 - y))
     maps, _ = discriminator_maps(D, x[:3], block=1, top=2)
     assert maps.shape[1] == 2
 
@@ -417,3 +449,24 @@ def test_mode_seeking_charges_near_copies_and_resumes_exactly(toy, tmp_path: Pat
     assert not all(torch.equal(sa[k], plain["G"][k]) for k in sa)  # the term changed G's updates
     with pytest.raises(ValueError, match="mode_seeking"):
         GANConfig(mode_seeking=-1.0)
+
+
+def test_a_conditional_gans_mode_seeking_pairs_images_of_one_label(toy, tmp_path: Path) -> None:
+    z = torch.randn(8, 16, generator=torch.Generator().manual_seed(0))
+    a, b = torch.rand(2, 1, 1, 64, 64, generator=torch.Generator().manual_seed(1))
+    varied = torch.rand(8, 1, 64, 64, generator=torch.Generator().manual_seed(2))
+    # pairs (i, i + 4): pair 0 is one NORMAL drawn twice, pairs 1-2 are varied PNEUMONIA images, pair 3 mixes
+    # the labels and is a copy (which says nothing about either class)
+    fake = torch.cat([a, varied[1:3], b, a + 0.01, varied[5:7], b])
+    y = torch.tensor([0, 1, 1, 0, 0, 1, 1, 1])
+    copies_of_one_class = gan_mod.mode_seeking_loss(fake, z, y)
+    assert copies_of_one_class > 10 * gan_mod.mode_seeking_loss(varied, z, y)  # NORMAL's copy pays ...
+    assert copies_of_one_class > 10 * gan_mod.mode_seeking_loss(fake[[1, 2, 3, 1, 5, 6, 7, 5]], z, y)
+    # ... though PNEUMONIA's pairs outnumber it; a mixed pair alone is no pair: nothing to pay
+    assert float(gan_mod.mode_seeking_loss(fake, z, torch.tensor([0, 0, 0, 0, 1, 1, 1, 1]))) == 0.0
+    cfg = GANConfig(**{**TINY.__dict__, "mode_seeking": 1.0, "conditional": True})
+    full = train_gan(cfg, toy, tmp_path / "full", progress=False)
+    part = train_gan(cfg, toy, tmp_path / "part", progress=False, stop_after=6)
+    train_gan(cfg, toy, part, progress=False)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["G"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -3,6 +3,8 @@ patient-level test bootstrap, weight averaging in the classifier, progress and t
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -426,6 +428,26 @@ def test_replicates_whose_gans_are_trained_run_first_and_whole(tmp_path, monkeyp
     order = [(r["subset"], r["fraction"]) for r in run_mod.read_rows(store)]
     assert order == [(1, 0.5)] * 2 + [(1, 0.25)] + [(0, 0.5)] * 2 + [(0, 0.25)]
     assert calls == [([(0.5, 1)], 0), ([(0.5, 0)], 3)]  # replicate 1's GANs are found, not trained again
+
+
+def test_a_grid_extended_by_a_conditional_gan_trains_only_that_gan(tmp_path) -> None:
+    """Cells whose per-class GANs' rows are all in do not make those GANs again (another machine, without
+    the checkpoints): the extension trains the conditional GAN its new cells use, and nothing else."""
+    import xraygan.study.run as run_mod
+
+    study = {"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dcgan_50")}
+    exp = phantom_experiment(study=study)
+    res, runs = tmp_path / "res", tmp_path / "runs"
+    run_mod.run_study(exp, res, runs, device="cpu", progress=False)
+    (root,) = (runs / "gan").iterdir()
+    trained = sorted(p.name for p in root.iterdir() if p.is_dir())
+    assert "conditional" not in trained and "NORMAL" in trained
+    for name in trained:  # the per-class GANs and their pool are gone
+        shutil.rmtree(root / name)
+    wider = phantom_experiment(study={**study, "conditions": ("baseline", "dcgan_50", "cgan_50")})
+    df = run_mod.run_study(wider, res, runs, device="cpu", progress=False)
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["conditional", "pool_cgan"]
+    assert sorted(df.condition) == ["baseline"] * 2 + ["cgan_50"] * 2 + ["dcgan_50"] * 2
 
 
 def test_attention_maps_retrain_the_studys_cells_and_average_per_class(tmp_path, monkeypatch) -> None:

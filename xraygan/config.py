@@ -71,8 +71,11 @@ class GANConfig:
     r1_gamma: float = 0.0
     r1_every: int = 16
     # PacGAN (Lin et al. 2018): D judges `pack` images at once, stacked as channels, so a generator that
-    # draws near-copies is easy to tell from real packs (1: off; per-class GANs only)
+    # draws near-copies is easy to tell from real packs (1: off). A conditional GAN's D judges packs of one
+    # label each, `cgan_pack` images (the batches are drawn as such packs); a grid's conditional GAN takes
+    # its per-class recipe with pack replaced by cgan_pack (1, unpacked, for every grid before 2026-11-29)
     pack: int = 1
+    cgan_pack: int = 1
     # a common start for per-class GANs on little data: the first shared_steps of the budget train on every
     # class's images together (NORMAL's GAN sees three times its own images), the rest on the class alone,
     # as GANs are fine-tuned from a pretrained one on a small set (0: off; per-class GANs only)
@@ -124,11 +127,11 @@ class GANConfig:
                 f"GANConfig.shared_steps={self.shared_steps}: use 0 <= shared_steps < steps={self.steps}, and only "
                 "for per-class GANs (a conditional GAN sees every class throughout)"
             )
-        if self.pack < 1 or self.batch_size % self.pack or (self.pack > 1 and self.conditional):
-            raise ValueError(
-                f"GANConfig.pack={self.pack}: use a divisor of batch_size={self.batch_size} (1: off), and only "
-                "for per-class GANs (a conditional D judges one label per image)"
-            )
+        for name in ("pack", "cgan_pack"):
+            if getattr(self, name) < 1 or self.batch_size % getattr(self, name):
+                raise ValueError(
+                    f"GANConfig.{name}={getattr(self, name)}: use a divisor of batch_size={self.batch_size} (1: off)"
+                )
 
 
 @dataclass(frozen=True)

@@ -393,6 +393,27 @@ PRESETS["pretrain_cw"] = {
     ),
 }
 
+# cgan_cw: the conditional GAN at 10 % on paper_cw's endpoint (written down in the README's Protocol on
+# 2026-11-29, before any of its models). The conditional GAN with paper_ms's subset recipe collapses NORMAL to
+# one chest; the screen in benchmarks/README.md (*A conditional GAN that keeps NORMAL's variety at 10 %*, NORMAL
+# only, on training images) found that a D judging packs of two images of one label (cgan_pack 2) with five
+# times the mode-seeking weight keeps it over three seeds. That is this grid's cGAN, one per replicate, on
+# paper_cw's nine subsets with paper_cw's seeds (first_replicate 0), so that its baseline and duplicate-real
+# rows are paper_cw's models trained again on the same kind of CPU. Conditions: the baseline, duplicated real
+# images (the count-matched control), conditional-GAN images (+100 % per class). Nine replicates, as paper_cw.
+PRESETS["cgan_cw"] = {
+    **PRESETS["paper_cw"],
+    "gan_subset_fields": {**SUBSET_GAN, "mode_seeking": 5.0, "cgan_pack": 2},
+    "study": dataclasses.replace(
+        PRESETS["paper_cw"]["study"],
+        fractions=(0.1,),
+        seeds=9,  # one classifier per replicate and condition
+        subsets=9,
+        replicates_full=1,
+        conditions=("baseline", "dup_real_100", "cgan_100"),
+    ),
+}
+
 
 def _override(cfg: Any, value: Any, where: str) -> Any:
     """A stage config with overrides: a config instance replaces it, a dict replaces the named fields."""

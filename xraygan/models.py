@@ -126,6 +126,7 @@ class Discriminator(nn.Module):
         if self.embed is not None:
             if y is None:
                 raise ValueError("a conditional discriminator needs class labels y")
+            y = y[:: self.pack]  # a pack's label: the caller draws packs of one label
             out = out + (self.embed(y) * h.sum(dim=(2, 3))).sum(1)  # projection: <e_y, pooled h>
         return out
 

@@ -30,6 +30,7 @@ _LATER_OPTIONS = (
     {"shared_steps": 0},
     {"mode_seeking": 0.0},
     {"channels_last": False, "cpu_bf16": False},
+    {"cgan_pack": 1},
 )
 
 
@@ -120,8 +121,8 @@ def train_gans(
         per_class = {label: run for _, _, run, label in jobs}
     cond = None
     if "conditional" in modes:
-        # the conditional GAN takes the same recipe without packing: its D judges one label per image
-        cfg_c = dataclasses.replace(cfg, conditional=True, pack=1)
+        # the conditional GAN takes the same recipe, its D judging packs of cgan_pack images of one label
+        cfg_c = dataclasses.replace(cfg, conditional=True, pack=cfg.cgan_pack)
         cond = train_gan(cfg_c, train, root / "conditional", device=device, progress=progress)
     return GANRuns(root, per_class, cond)
 

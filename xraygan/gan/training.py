@@ -131,7 +131,15 @@ def train_gan(
     def pool_at(at: int) -> torch.Tensor:
         return everyone if at < shared else own
 
-    perm, pos, step, epoch, low_d = torch.randperm(len(pool_at(0)), generator=g), 0, 0, 0, 0
+    packed_labels = cfg.conditional and cfg.pack > 1  # D judges packs of one label: batches drawn as such
+
+    def order(pool: torch.Tensor) -> torch.Tensor:
+        """One epoch's order: positions into `pool` (for packs of one label, whole packs in turn)."""
+        if packed_labels:
+            return packs_of_one_label(train.labels[pool], cfg.pack, g)
+        return torch.randperm(len(pool), generator=g)
+
+    perm, pos, step, epoch, low_d = order(pool_at(0)), 0, 0, 0, 0
     ckpt = run / "checkpoint.pt"
     if resume and ckpt.exists():
         st = load_checkpoint(ckpt, dev)
@@ -188,12 +196,15 @@ def train_gan(
     while step < cfg.steps:
         pool = pool_at(step)
         if step == shared and shared:  # the shared start is over: a fresh epoch over the class alone
-            perm, pos = torch.randperm(len(pool), generator=g), 0
-        if len(pool) >= bsz:
-            if pos + bsz > len(pool):
-                perm, pos, epoch = torch.randperm(len(pool), generator=g), 0, epoch + 1
+            perm, pos = order(pool), 0
+        if len(perm) >= bsz:
+            if pos + bsz > len(perm):
+                perm, pos, epoch = order(pool), 0, epoch + 1
             idx = pool[perm[pos : pos + bsz]]
             pos += bsz
+        elif packed_labels:  # fewer images than a batch: whole packs drawn with replacement
+            packs = perm.reshape(-1, cfg.pack)
+            idx = pool[packs[torch.randint(0, len(packs), (bsz // cfg.pack,), generator=g)].flatten()]
         else:
             idx = pool[torch.randint(0, len(pool), (bsz,), generator=g)]
         idx = idx.to(dev)
@@ -214,7 +225,7 @@ def train_gan(
             gen_logit = D(aug(fake), y)
             loss_g = g_loss(gen_logit.float(), cfg.loss)
         if cfg.mode_seeking:
-            loss_g = loss_g + cfg.mode_seeking * mode_seeking_loss(fake.float(), z)
+            loss_g = loss_g + cfg.mode_seeking * mode_seeking_loss(fake.float(), z, y, G.n_classes)
         opt_g.zero_grad(set_to_none=True)
         scaler.scale(loss_g).backward()
         scaler.step(opt_g)
@@ -325,12 +336,37 @@ def checkpoint_payload(
     }
 
 
-def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def packs_of_one_label(labels: torch.Tensor, pack: int, g: torch.Generator) -> torch.Tensor:
+    """A shuffled order of positions into `labels` in which each run of `pack` positions shares a label: each
+    class shuffled and cut into packs (its last len % pack images wait for the next epoch), the packs shuffled."""
+    packs = []
+    for c in labels.unique().tolist():
+        pos = torch.nonzero(labels == c).flatten()
+        pos = pos[torch.randperm(len(pos), generator=g)]
+        packs.append(pos[: len(pos) // pack * pack].reshape(-1, pack))
+    every = torch.cat(packs)
+    return every[torch.randperm(len(every), generator=g)].flatten()
+
+
+def mode_seeking_loss(
+    fake: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None, n_classes: int = 2
+) -> torch.Tensor:
     """MSGAN's term: 1 / (ratio + 1e-5), ratio = mean |G(z1) - G(z2)| / mean |z1 - z2| over the pairs formed by
-    the two halves of the batch. Small when distinct noise gives distinct images, large for near-copies."""
+    the two halves of the batch. Small when distinct noise gives distinct images, large for near-copies.
+    With labels `y` (a conditional GAN), as in MSGAN's conditional form, only pairs of one label count, and
+    each label has its own ratio (the terms are averaged over the labels with a pair in the batch): a NORMAL
+    and a PNEUMONIA image differ by their class, which says nothing about either class's variety, and a class
+    drawn as one image must pay even where the other class's pairs outnumber its own. No host sync."""
     h = len(fake) // 2
-    ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
-    return 1 / (ratio + 1e-5)
+    if y is None:
+        ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
+        return 1 / (ratio + 1e-5)
+    pairs = (y[:h] == y[h : 2 * h]).float()[:, None] * F.one_hot(y[:h], n_classes).float()  # (h, classes)
+    image_gap = pairs.T @ (fake[:h] - fake[h : 2 * h]).abs().flatten(1).mean(1)
+    noise_gap = pairs.T @ (z[:h] - z[h : 2 * h]).abs().mean(1)
+    present = pairs.sum(0) > 0
+    terms = torch.where(present, 1 / (image_gap / noise_gap.clamp_min(1e-12) + 1e-5), torch.zeros_like(image_gap))
+    return terms.sum() / present.sum().clamp_min(1)
 
 
 def r1_penalty(D: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:

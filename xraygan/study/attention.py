@@ -14,7 +14,7 @@ from xraygan.info import CLASSES
 from xraygan.review.explain import mean_grad_cam
 from xraygan.study.conditions import parse_condition
 from xraygan.study.reproduce import open_grid
-from xraygan.study.run import Cell, prepare_gans, replicate_of, train_cell
+from xraygan.study.run import Cell, needed_gans, prepare_gans, replicate_of, train_cell
 
 
 def attention_maps(
@@ -37,8 +37,9 @@ def attention_maps(
     out: dict[str, dict[int, torch.Tensor]] = {}
     for c in conditions:
         cell = Cell(fraction, c, seed)
-        if parse_condition(c).gan:  # the synthetic pool of this replicate (trained or reused, then exported)
-            prepare_gans(exp, splits, runs, device, progress=False, jobs=[(fraction, replicate_of(exp, cell))])
+        if kinds := needed_gans(exp, [cell]):  # the synthetic pool of this replicate (trained or reused, exported)
+            job = (fraction, replicate_of(exp, cell))
+            prepare_gans(exp, splits, runs, device, progress=False, jobs=[job], kinds=kinds)
         tc, _ = train_cell(exp, splits, runs, cell, device)
         model = getattr(tc.model, "module", tc.model)  # a weight-averaged model wraps the network
         out[c] = mean_grad_cam(model, splits.test.images, splits.test.labels)

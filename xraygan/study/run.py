@@ -87,9 +87,11 @@ def gan_for(exp: Experiment, fraction: float, replicate: int) -> GANConfig:
     return replace(cfg, seed=cfg.seed + replicate) if exp.study.independent_gans else cfg
 
 
-def needed_gans(exp: Experiment) -> set[str]:
-    kinds = {parse_condition(c).gan for c in exp.study.conditions}
-    return {k for k in kinds if k}
+def needed_gans(exp: Experiment, cells: list[Cell] | None = None) -> set[str]:
+    """The GAN kinds ("dcgan", "cgan") the grid's conditions use, or only the given cells' conditions: a grid
+    extended by a condition trains only the GANs its new cells need."""
+    names = exp.study.conditions if cells is None else {c.condition for c in cells}
+    return {k for k in (parse_condition(c).gan for c in names) if k}
 
 
 def subset_gan_dir(
@@ -132,8 +134,6 @@ def replicate_major(exp: Experiment, cells: list[Cell]) -> list[tuple[float, int
     return [(f, r, groups[(r, f)]) for r, f in keys]
 
 
-def _needs_gans(cells: list[Cell]) -> bool:
-    return any(parse_condition(c.condition).gan for c in cells)
 
 
 def ready_replicates_first(
@@ -142,7 +142,7 @@ def ready_replicates_first(
     """The replicate groups with the replicates whose GANs are all trained (or that need none) first, each
     replicate kept whole and in its order: a run stopped while it trains GANs has not left waiting a classifier
     whose GANs were already there (e.g. a grid that reuses another's checkpoints, --runs, and lacks a few)."""
-    waiting = {r for f, r, cells in groups if _needs_gans(cells) and gan_steps_left(exp, splits, runs, [(f, r)])}
+    waiting = {r for f, r, cells in groups if gan_steps_left(exp, splits, runs, [(f, r)], needed_gans(exp, cells))}
     return sorted(groups, key=lambda g: g[1] in waiting)
 
 
@@ -153,10 +153,11 @@ def prepare_gans(
     device: str | None = None,
     progress: bool = True,
     jobs: list[tuple[float, int]] | None = None,
+    kinds: set[str] | None = None,
 ) -> None:
     """Train (or resume) the GANs of the given (fraction, subset) pairs (default: all the grid needs) and
-    export their synthetic pools."""
-    kinds = needed_gans(exp)
+    export their synthetic pools; `kinds`: only these GAN kinds (default: every kind the grid uses)."""
+    kinds = needed_gans(exp) if kinds is None else kinds
     if not kinds:
         return
     modes = tuple(GAN_MODES[k] for k in sorted(kinds, key=list(GAN_MODES).index))
@@ -192,11 +193,16 @@ def prepare_gans(
 
 
 def gan_steps_left(
-    exp: Experiment, splits: Splits, runs: Path, jobs: list[tuple[float, int]] | None = None
+    exp: Experiment,
+    splits: Splits,
+    runs: Path,
+    jobs: list[tuple[float, int]] | None = None,
+    kinds: set[str] | None = None,
 ) -> dict[str, int]:
     """GAN steps still to train, per config name ("gan": the full split, "gan_subset": fractions below 1),
-    from the step each run folder's log has reached; over the given (fraction, subset) pairs (default: all)."""
-    kinds = needed_gans(exp)
+    from the step each run folder's log has reached; over the given (fraction, subset) pairs (default: all)
+    and GAN kinds (default: every kind the grid uses)."""
+    kinds = needed_gans(exp) if kinds is None else kinds
     left = {"gan": 0, "gan_subset": 0}
     if jobs is None:
         jobs = [(f, s) for f in exp.study.fractions for s in replicates_at(exp, f)]
@@ -559,9 +565,10 @@ def run_study(
         share = f" (this call: {now} of the {len(groups)} replicates left, {len(cells)} models)"
         groups = groups[:max_replicates]
         cells = [c for _, _, group in groups for c in group]
-    pending = [(f, r) for f, r, group in groups if _needs_gans(group)]
+    pending = [(f, r) for f, r, group in groups if needed_gans(exp, group)]
+    pending_kinds = needed_gans(exp, cells)  # the GAN kinds the models left use (an extended grid: the new ones)
     if estimate_only or (estimate if estimate is not None else progress):
-        left = gan_steps_left(exp, splits, runs, pending)
+        left = gan_steps_left(exp, splits, runs, pending, pending_kinds)
         if left or cells:
             rates = measure_rates(exp, splits.train, splits.val, device, gans=tuple(left))
             secs = estimate_seconds(left, len(cells) * exp.classifier.steps, rates)
@@ -581,7 +588,7 @@ def run_study(
         return pd.DataFrame(finished)
     # with workers the GANs come first, side by side; on a GPU first too, as stacks
     if pending and (st.workers > 1 or stacking_pays(device)):
-        prepare_gans(exp, splits, runs, device, progress, jobs=pending)
+        prepare_gans(exp, splits, runs, device, progress, jobs=pending, kinds=pending_kinds)
     report_progress()
     bar = tqdm(total=len(cells), desc=f"study {exp.preset}", disable=not progress)
     with open(store, "a") as out:
@@ -601,9 +608,9 @@ def run_study(
         else:
             pools: dict = {}
             for f, r, group in groups:
-                if _needs_gans(group):
+                if kinds := needed_gans(exp, group):
                     bar.set_postfix_str(f"GANs of replicate {r} at {f:g}")
-                    prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)])
+                    prepare_gans(exp, splits, runs, device, progress, jobs=[(f, r)], kinds=kinds)
                 if stacking_pays(device):  # on a GPU: the replicate's classifiers as one stack
                     for row in run_cells_stacked(exp, splits, runs, group, device, pools):
                         keep(row)
