@@ -400,7 +400,9 @@ PRESETS["pretrain_cw"] = {
 # times the mode-seeking weight keeps it over three seeds. That is this grid's cGAN, one per replicate, on
 # paper_cw's nine subsets with paper_cw's seeds (first_replicate 0), so that its baseline and duplicate-real
 # rows are paper_cw's models trained again on the same kind of CPU. Conditions: the baseline, duplicated real
-# images (the count-matched control), conditional-GAN images (+100 % per class). Nine replicates, as paper_cw.
+# images (the count-matched control), conditional-GAN images (+100 % per class), and balancing NORMAL up to the
+# PNEUMONIA count with conditional-GAN images against its control (duplicated real NORMAL images), as paper_cw
+# did with DCGAN images. Nine replicates, as paper_cw.
 PRESETS["cgan_cw"] = {
     **PRESETS["paper_cw"],
     "gan_subset_fields": {**SUBSET_GAN, "mode_seeking": 5.0, "cgan_pack": 2},
@@ -410,7 +412,7 @@ PRESETS["cgan_cw"] = {
         seeds=9,  # one classifier per replicate and condition
         subsets=9,
         replicates_full=1,
-        conditions=("baseline", "dup_real_100", "cgan_100"),
+        conditions=("baseline", "dup_real_100", "cgan_100", "dup_real_balance", "cgan_balance"),
     ),
 }
 
