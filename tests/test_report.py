@@ -278,7 +278,7 @@ def test_the_gan_variety_record_is_summarised_in_the_answer(tmp_path: Path, monk
     ]
     df = pd.DataFrame(rows, columns=["fraction", "replicate", "class", "near_twin_share", "near_twin_share_real",
                                      "pairwise_ratio"])
-    df["gan_seed"], df["ms_ssim"], df["ms_ssim_real"] = df.replicate, 0.5, 0.5
+    df["gan_seed"], df["gan"], df["ms_ssim"], df["ms_ssim_real"] = df.replicate, "dcgan", 0.5, 0.5
     df["collapsed"] = (df.near_twin_share > 0.05) | (df.pairwise_ratio < 0.95)
     df.to_csv(res / "gan_variety.csv", index=False)
     write_report(res, "pilot", figures=False)
@@ -288,6 +288,13 @@ def test_the_gan_variety_record_is_summarised_in_the_answer(tmp_path: Path, monk
     assert "NORMAL: near-twins 0.0–47.9 % (real images: at most 1.7 %), spread 0.87–1.02." in text
     assert "PNEUMONIA: near-twins 0.0–0.2 % (real images: at most 1.0 %), spread 1.12–1.19." in text
     assert "At 100 %: 2 per-class GANs of 1 replicates, 0 outside the limits." in text
+    # a grid's conditional GANs: one per replicate, measured on each class, counted once if a class fails
+    cgan = df[df.fraction == 0.1].assign(gan="cgan")
+    both = variety_text(pd.concat([df, cgan]))
+    assert "each replicate's per-class GANs and conditional GANs" in both
+    counted = "At 10 %: 2 conditional GANs, one per replicate, measured on each class; 1 outside the limits on a class."
+    assert counted in both
+    assert "each replicate's conditional GANs, measured" in variety_text(cgan)
     assert "NORMAL: near-twins 1.0 % (real images: at most 1.0 %), spread 0.97." in text
     rep = load_report(res, "pilot", fallback=pd.DataFrame(), fallback_preset="unused")
     assert rep.text == text.split("\n\n", 1)[1]  # the notebook's block is the same text

@@ -201,6 +201,21 @@ def test_stats_known_answers() -> None:
     assert n == 4 and crit[0] > n - 1 and crit[1] <= n
 
 
+def test_a_grids_conditional_gans_are_checked_for_variety_on_each_class(tmp_path: Path) -> None:
+    """A grid whose GAN condition is conditional: each replicate's one GAN is measured on each class (rows
+    with gan "cgan"), the numbers of generator_diversity on that GAN and the replicate's real images."""
+    exp = _phantom_exp(fractions=(0.5,), seeds=2, conditions=("baseline", "cgan_50"))
+    run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
+    variety, missing = grid_gan_variety(tmp_path / "res", tmp_path / "runs")
+    real = fraction_subset(xraygan.load_splits(exp.data).train, 0.5, 0)
+    run = subset_gan_dir(exp, real, tmp_path / "runs", 0.5, 0) / "conditional"
+    direct = generator_diversity({0: run, 1: run}, real, n=400)
+    assert missing == [] and list(variety.gan) == ["cgan"] * 2 and list(variety["class"]) == ["NORMAL", "PNEUMONIA"]
+    for _, row in variety.iterrows():
+        assert row.near_twin_share == direct[row["class"]]["near_twin_share"]
+        assert row.pairwise_ratio == direct[row["class"]]["pairwise_ratio"]
+
+
 def test_sweep_resumes_and_reads_test_once_per_model(tmp_path: Path, monkeypatch) -> None:
     exp = _phantom_exp(fractions=(0.5,), seeds=2, conditions=("baseline", "dup_real_100", "dcgan_50"))
     df = run_study(exp, tmp_path / "res", tmp_path / "runs", device="cpu", progress=False)
