@@ -91,7 +91,7 @@ def _study(a: argparse.Namespace) -> int:
         plot_attention(record, name)
         print(json.dumps({"attention": str(shown(Path(res) / "attention.pt")), "figure": f"figures/{name}.png"}))
         return 0
-    if a.gan_variety:  # every replicate's per-class GANs checked against the variety limits
+    if a.gan_variety:  # every replicate's GANs checked against the variety limits
         from xraygan.study.variety import grid_gan_variety, variety_summary
 
         df, missing = grid_gan_variety(res, str(a.runs or runs_dir(a.preset)), data_root=a.data, device=a.device)
@@ -281,8 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--gan-variety",
         action="store_true",
-        help="check every replicate's per-class GANs (from --runs) against the variety limits: "
-        "gan_variety.csv beside the rows, a summary per fraction and class",
+        help="check every replicate's GANs, per-class and conditional (from --runs), against the variety limits: "
+        "gan_variety.csv beside the rows, a summary per fraction, GAN kind and class",
     )
     s.add_argument(
         "--reproduce",
