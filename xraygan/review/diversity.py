@@ -125,15 +125,18 @@ def warnings_for(diversity: dict) -> list[str]:
 def generator_diversity(
     runs: dict[int, object], real, n: int = 400, seed: int = 0, device: str | None = None
 ) -> dict[str, dict]:
-    """Diversity of fresh samples of each per-class generator ({label: run folder}) against the real images
-    of that class (an ImageSet): what notebook 02 shows beside its sample grid."""
+    """Diversity of fresh samples of each generator ({label: run folder}: the per-class GANs, or one conditional
+    GAN under each label) against the real images of that class (an ImageSet): what notebook 02 shows beside
+    its sample grid."""
     from xraygan.gan.export import generate  # local: the review stage reads GAN runs, never the reverse
     from xraygan.gan.runs import load_generator
     from xraygan.info import CLASSES
 
-    out = {}
+    out, loaded = {}, {}
     for label, run in runs.items():
-        G, _ = load_generator(run, device)
+        if run not in loaded:  # a conditional GAN serves every label: loaded (with its standing stats) once
+            loaded[run] = load_generator(run, device)[0]
+        G = loaded[run]
         fake = generate(G, label if G.n_classes else None, n, seed, next(G.parameters()).device)
         out[CLASSES[label]] = class_diversity(fake, real.of_class(label).images, n, seed=seed).numbers
     return out

@@ -64,28 +64,30 @@ def grid_gan_variety(
     for f in asked:
         if f not in exp.study.fractions:
             raise ValueError(f"fraction {f}: the grid in {results} has fractions {exp.study.fractions}")
-        for r, kind in ((r, kind) for r in replicates_at(exp, f) for kind in kinds):
+        for r in replicates_at(exp, f):
             cfg = gan_for(exp, f, r)
-            kept = record[(record.fraction == f) & (record.replicate == r) & (record.gan == kind)]
-            if len(kept):
-                if set(kept.gan_seed) != {cfg.seed}:
-                    raise ValueError(
-                        f"{shown(csv)}: fraction {f:g}, replicate {r} has GAN seed {sorted(set(kept.gan_seed))}, the "
-                        f"grid {cfg.seed}; the file is another grid's: delete it to measure again"
-                    )
+            kept = record[(record.fraction == f) & (record.replicate == r)]
+            if len(kept) and set(kept.gan_seed) != {cfg.seed}:
+                raise ValueError(
+                    f"{shown(csv)}: fraction {f:g}, replicate {r} has GAN seed {sorted(set(kept.gan_seed))}, the "
+                    f"grid {cfg.seed}; the file is another grid's: delete it to measure again"
+                )
+            todo = [k for k in kinds if k not in set(kept.gan)]  # each kind measured once, then kept
+            if not todo:
                 continue
             real = fraction_subset(splits.train, f, r)
-            root = subset_gan_dir(exp, real, Path(runs), f, r, create=False)
             if min(real.class_counts().values()) < MIN_REAL:
                 missing.append(f"fraction {f:g}, replicate {r}: fewer than {MIN_REAL} real images of a class")
                 continue
-            found = finished_gans(root, kind, cfg.steps)
-            if not found:
-                missing.append(f"fraction {f:g}, replicate {r}: no finished {KINDS[kind]} in {shown(root)}")
-                continue
-            for name, d in generator_diversity(found, real, n=n, seed=0, device=device).items():
-                row = {"fraction": f, "replicate": r, "gan_seed": cfg.seed, "gan": kind, "class": name}
-                rows.append(row | {k: d[k] for k in COLUMNS})
+            root = subset_gan_dir(exp, real, Path(runs), f, r, create=False)
+            for kind in todo:
+                found = finished_gans(root, kind, cfg.steps)
+                if not found:
+                    missing.append(f"fraction {f:g}, replicate {r}: no finished {KINDS[kind]} in {shown(root)}")
+                    continue
+                for name, d in generator_diversity(found, real, n=n, seed=0, device=device).items():
+                    row = {"fraction": f, "replicate": r, "gan_seed": cfg.seed, "gan": kind, "class": name}
+                    rows.append(row | {k: d[k] for k in COLUMNS})
     new = pd.DataFrame(rows, columns=columns)
     if len(new):
         grown = pd.concat([whole, new.round(4)]) if len(whole) else new.round(4)
