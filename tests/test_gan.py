@@ -215,6 +215,112 @@ def test_a_conditional_ds_packs_hold_one_label_each(toy, tmp_path: Path, monkeyp
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
 
 
+def test_balanced_packs_draw_each_class_equally_often() -> None:
+    """Balanced: the smaller class goes through all its images, then again in a new order, until it gives as
+    many packs as the larger; every pack holds one label. Unbalanced, the order is the one made before the
+    option existed (the same draws from the same generator)."""
+    labels = torch.tensor([0] * 5 + [1] * 16)
+    order = gan_mod.packs_of_one_label(labels, 2, torch.Generator().manual_seed(0), balanced=True)
+    got = labels[order].reshape(-1, 2)
+    assert (got[:, 0] == got[:, 1]).all()
+    assert int((got[:, 0] == 0).sum()) == int((got[:, 0] == 1).sum()) == 8
+    normal = order[labels[order] == 0].tolist()  # four passes over its 5 images, 4 of them (2 packs) each
+    assert set(normal) <= set(range(5)) and max(normal.count(i) for i in range(5)) <= 4
+    assert sorted(order[labels[order] == 1].tolist()) == list(range(5, 21))  # PNEUMONIA: each image once
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    old = []  # the unbalanced order as written before `balanced`
+    for c in (0, 1):
+        pos = torch.nonzero(labels == c).flatten()
+        pos = pos[torch.randperm(len(pos), generator=g2)]
+        old.append(pos[: len(pos) // 2 * 2].reshape(-1, 2))
+    every = torch.cat(old)
+    assert torch.equal(gan_mod.packs_of_one_label(labels, 2, g1), every[torch.randperm(len(every), generator=g2)].flatten())
+    with pytest.raises(ValueError, match="fewer than a pack"):
+        gan_mod.packs_of_one_label(torch.tensor([0, 1, 1, 1]), 2, torch.Generator(), balanced=True)
+
+
+def test_class_batch_norm_conditions_every_block_on_the_class() -> None:
+    """With class_bn each batch norm scales and shifts by the class it draws: zeroing PNEUMONIA's scales and
+    shifts makes its images one constant image, NORMAL's unchanged. Without it the layout (and the state-dict
+    keys of every committed generator) is the plain one."""
+    from xraygan.models import ClassBatchNorm2d
+
+    torch.manual_seed(0)
+    G = Generator(16, 8, 64, n_classes=2, class_bn=True).eval()  # per-image statistics: the classes do not mix
+    z, y = torch.randn(6, 16), torch.tensor([0, 0, 0, 1, 1, 1])
+    before = G(z, y)
+    with torch.no_grad():
+        for m in G.modules():
+            if isinstance(m, ClassBatchNorm2d):
+                m.scale.weight[1] = 0
+                m.shift.weight[1] = 0
+    after = G(z, y)
+    assert torch.allclose(after[:3], before[:3], atol=1e-6)
+    assert (after[3:] - after[3]).abs().max() < 1e-6 and not torch.allclose(after[3:], before[3:])
+    plain = Generator(16, 8, 64, n_classes=2)
+    assert not any(isinstance(m, ClassBatchNorm2d) for m in plain.modules())
+    assert "net.1.weight" in plain.state_dict() and "net.1.scale.weight" in G.state_dict()
+    with pytest.raises(ValueError, match="class_bn"):
+        Generator(16, 8, 64, class_bn=True)
+
+
+def test_a_class_bn_balanced_conditional_gan_trains_resumes_and_is_keyed(toy, tmp_path: Path, monkeypatch) -> None:
+    """A conditional GAN with class batch norm and balanced batches: its batches hold as many NORMAL as
+    PNEUMONIA images over an epoch, it resumes exactly, loads back as a class-BN generator, and the two options
+    are in its folder key only when on."""
+    from xraygan.gan.runs import load_generator, run_key, train_gans
+
+    seen: list[torch.Tensor] = []
+    real_forward = Discriminator.forward
+    monkeypatch.setattr(
+        Discriminator, "forward", lambda self, x, y=None: seen.append(y.clone()) or real_forward(self, x, y)
+    )
+    lop = phantom_set(24, TEST_SIZE, seed=1)
+    keep = torch.cat([torch.nonzero(lop.labels == 0).flatten()[:6], torch.nonzero(lop.labels == 1).flatten()])
+    few = lop.subset(keep)  # 6 NORMAL, 24 PNEUMONIA
+    cfg = GANConfig(**{**TINY.__dict__, "cgan_class_bn": True, "cgan_balanced": True, "cgan_pack": 2})
+    full = train_gans(cfg, few, tmp_path / "full", ("conditional",), "cpu", False).conditional
+    drawn = torch.cat(seen[::3])  # D's first call of each step holds the real batch's labels
+    assert abs(int((drawn == 0).sum()) - int((drawn == 1).sum())) <= cfg.batch_size
+    G, meta = load_generator(full, "cpu")
+    assert meta["cgan_class_bn"] and G.class_bn
+    part = tmp_path / "part"
+    c = dataclasses.replace(cfg, conditional=True, pack=2)
+    train_gan(c, few, part, progress=False, stop_after=6)
+    train_gan(c, few, part, progress=False)
+    sa, sb = (load_checkpoint(p / "checkpoint.pt")["G"] for p in (full, part))
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert {"cgan_class_bn", "cgan_balanced"} <= set(run_key(cfg, few, 1.0, 0)["gan"])
+    assert not {"cgan_class_bn", "cgan_balanced"} & set(run_key(TINY, few, 1.0, 0)["gan"])
+
+
+def test_a_conditional_ds_projection_can_start_at_the_dcgan_scale() -> None:
+    """PyTorch starts the projection embedding at N(0, 1), which makes a conditional D's logits about 100x an
+    unconditional D's on the same images; cgan_proj_init="dcgan" starts it at N(0, 0.02), changes no other
+    weight, and is keyed only when used (the folders of every conditional GAN before it keep their key)."""
+    from xraygan.gan.runs import run_key
+    from xraygan.gan.training import build_models
+
+    torch.manual_seed(0)
+    x, y = torch.rand(32, 1, 64, 64) * 2 - 1, torch.randint(0, 2, (32,))
+    base = GANConfig(ngf=8, ndf=8, mbstd=True)
+    plain = build_models(base)[1](x).abs().mean()
+    (_, old), (g_new, new) = build_models(dataclasses.replace(base, conditional=True)), build_models(
+        dataclasses.replace(base, conditional=True, cgan_proj_init="dcgan")
+    )
+    assert old(x, y).abs().mean() > 20 * plain and new(x, y).abs().mean() < 3 * plain
+    assert 0.015 < new.embed.weight.std() < 0.025
+    old_state, new_state = old.state_dict(), new.state_dict()
+    assert all(torch.equal(old_state[k], new_state[k]) for k in old_state if k != "embed.weight")
+    g_old = build_models(dataclasses.replace(base, conditional=True))[0]
+    assert all(torch.equal(a, b) for a, b in zip(g_old.state_dict().values(), g_new.state_dict().values()))
+    train = phantom_set(8, TEST_SIZE, seed=0)
+    assert "cgan_proj_init" not in run_key(base, train, 1.0, 0)["gan"]
+    assert run_key(dataclasses.replace(base, cgan_proj_init="dcgan"), train, 1.0, 0)["gan"]["cgan_proj_init"] == "dcgan"
+    with pytest.raises(ValueError, match="cgan_proj_init"):
+        GANConfig(cgan_proj_init="xavier")
+
+
 def test_cli_gan_train_and_export(tmp_path: Path) -> None:
     from xraygan.cli import main
 

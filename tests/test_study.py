@@ -416,6 +416,28 @@ def test_a_grid_from_a_first_replicate_draws_new_subsets_gans_and_seeds(tmp_path
         StudyConfig(first_replicate=-1)
 
 
+def test_a_grid_that_changes_only_its_gan_takes_the_gan_free_rows_of_another(tmp_path: Path) -> None:
+    """--rows-from: a grid with another conditional-GAN recipe takes the first grid's baseline and duplicate-
+    real rows as they are (recorded in rows_from.json), trains its own GAN condition, and reaches the same
+    tables a full run would for the shared cells; a source made with another classifier is refused."""
+    study = {"fractions": (0.5,), "seeds": 2, "conditions": ("baseline", "dup_real_50", "cgan_50")}
+    first = phantom_experiment(study=study)
+    run_study(first, tmp_path / "a", tmp_path / "runs", device="cpu", progress=False)
+    other = phantom_experiment(study=study, gan_subset={"cgan_class_bn": True})
+    df = run_study(other, tmp_path / "b", tmp_path / "runs", device="cpu", progress=False, rows_from=tmp_path / "a")
+    a, b = read_rows(tmp_path / "a" / "runs.jsonl"), read_rows(tmp_path / "b" / "runs.jsonl")
+    shared = [r for r in a if r["condition"] != "cgan_50"]
+    assert [r for r in b if r["condition"] != "cgan_50"] == shared  # taken, not trained again ("seconds" too)
+    assert len(df) == 6 and sorted(r["seed"] for r in b if r["condition"] == "cgan_50") == [0, 1]
+    taken = json.loads((tmp_path / "b" / "rows_from.json").read_text())
+    assert sorted(next(iter(taken.values()))) == sorted(f"0.5,{r['condition']},{r['seed']}" for r in shared)
+    run_study(other, tmp_path / "b", tmp_path / "runs", device="cpu", progress=False, rows_from=tmp_path / "a")
+    assert len(read_rows(tmp_path / "b" / "runs.jsonl")) == 6  # a resumed call takes nothing twice
+    wider = phantom_experiment(study=study, classifier={"width": 4})
+    with pytest.raises(StaleResultsError, match="width"):
+        run_study(wider, tmp_path / "c", tmp_path / "runs", device="cpu", progress=False, rows_from=tmp_path / "a")
+
+
 def test_replicates_gans_train_as_one_stack_where_stacking_pays(tmp_path: Path, monkeypatch) -> None:
     """On a GPU (forced here) the per-class GANs of every replicate train together, one stack per GAN config;
     the study then finds them trained and goes on as on CPU."""

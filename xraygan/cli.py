@@ -136,6 +136,7 @@ def _study(a: argparse.Namespace) -> int:
         estimate_only=a.estimate_only,
         train_fractions=tuple(a.train_fractions) if a.train_fractions else None,
         max_replicates=a.replicates,
+        rows_from=a.rows_from,
     )
     print(json.dumps({"models": len(df), "results": res}))
     return 0
@@ -241,6 +242,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="train at most N of the replicates still to do (one fraction's GANs and classifiers of a replicate), "
         "then stop: a share of a long grid that ends between replicates; a later call resumes",
+    )
+    s.add_argument(
+        "--rows-from",
+        default=None,
+        metavar="RESULTS",
+        help="take the rows of conditions without GAN images (baseline, duplicated real images) from this results "
+        "folder, made with the same settings but for the GANs, instead of training them again (rows_from.json "
+        "records them)",
     )
     s.add_argument("--seeds", type=int, default=None)
     s.add_argument("--subsets", type=int, default=None)

@@ -76,6 +76,15 @@ class GANConfig:
     # its per-class recipe with pack replaced by cgan_pack (1, unpacked, for every grid before 2026-11-29)
     pack: int = 1
     cgan_pack: int = 1
+    # the conditional GAN only (off for every grid before 2026-11-29, later session): class-conditional batch
+    # norm in every block of G (cgan_class_bn), and batches with as many images of each class (cgan_balanced:
+    # NORMAL, a quarter of the training split, is drawn again until it matches PNEUMONIA in each epoch)
+    cgan_class_bn: bool = False
+    cgan_balanced: bool = False
+    # the start of the conditional D's class embedding (its projection term): "torch", PyTorch's N(0, 1), as
+    # every conditional GAN before 2026-11-29 (later session) was built, which makes D's logits about 100x an
+    # unconditional D's at the start; "dcgan", N(0, 0.02) like every other weight of the DCGAN
+    cgan_proj_init: str = "torch"
     # a common start for per-class GANs on little data: the first shared_steps of the budget train on every
     # class's images together (NORMAL's GAN sees three times its own images), the rest on the class alone,
     # as GANs are fine-tuned from a pretrained one on a small set (0: off; per-class GANs only)
@@ -127,6 +136,8 @@ class GANConfig:
                 f"GANConfig.shared_steps={self.shared_steps}: use 0 <= shared_steps < steps={self.steps}, and only "
                 "for per-class GANs (a conditional GAN sees every class throughout)"
             )
+        if self.cgan_proj_init not in ("torch", "dcgan"):
+            raise ValueError(f"GANConfig.cgan_proj_init={self.cgan_proj_init!r}: use 'torch' or 'dcgan'")
         for name in ("pack", "cgan_pack"):
             if getattr(self, name) < 1 or self.batch_size % getattr(self, name):
                 raise ValueError(

@@ -26,33 +26,60 @@ def dcgan_init(m: nn.Module) -> None:
         nn.init.normal_(m.parametrizations.weight.original if spectral else m.weight, 0.0, 0.02)
         if m.bias is not None:
             nn.init.zeros_(m.bias)
-    elif isinstance(m, nn.BatchNorm2d):
+    elif isinstance(m, nn.BatchNorm2d) and m.affine:  # class batch norm holds its own scale and shift
         nn.init.normal_(m.weight, 1.0, 0.02)
         nn.init.zeros_(m.bias)
 
 
-class Generator(nn.Module):
-    """z (B, nz) [+ class] -> image (B, 1, S, S) in [-1, 1]."""
+class ClassBatchNorm2d(nn.Module):
+    """Class-conditional batch norm (de Vries et al. 2017; as in SN-GAN's and BigGAN's generators): batch norm
+    without its own affine, then a scale and shift looked up per class, so every block of the generator, not
+    only its input, knows which class it draws. Starts as plain batch norm (scale 1, shift 0)."""
 
-    def __init__(self, nz: int = 100, ngf: int = 64, image_size: int = 64, n_classes: int = 0) -> None:
+    def __init__(self, channels: int, n_classes: int) -> None:
         super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False)
+        self.scale = nn.Embedding(n_classes, channels)
+        self.shift = nn.Embedding(n_classes, channels)
+        nn.init.ones_(self.scale.weight)
+        nn.init.zeros_(self.shift.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.bn(x) * self.scale(y)[:, :, None, None] + self.shift(y)[:, :, None, None]
+
+
+class Generator(nn.Module):
+    """z (B, nz) [+ class] -> image (B, 1, S, S) in [-1, 1]. A conditional generator sees the class as an
+    embedding beside z, and with `class_bn` also in every batch norm (ClassBatchNorm2d)."""
+
+    def __init__(
+        self, nz: int = 100, ngf: int = 64, image_size: int = 64, n_classes: int = 0, class_bn: bool = False
+    ) -> None:
+        super().__init__()
+        if class_bn and not n_classes:
+            raise ValueError("Generator(class_bn=True) needs n_classes: class batch norm is for a conditional GAN")
         self.nz, self.n_classes, self.image_size = nz, n_classes, image_size
         self.embed = nn.Embedding(n_classes, nz) if n_classes else None
         m = _mults(image_size)
         cin = nz * (2 if n_classes else 1)
+
+        def norm(c: int) -> nn.Module:
+            return ClassBatchNorm2d(c, n_classes) if class_bn else nn.BatchNorm2d(c)
+
         layers: list[nn.Module] = [  # (B, cin, 1, 1) -> (B, ngf*m0, 4, 4)
             nn.ConvTranspose2d(cin, ngf * m[0], 4, 1, 0, bias=False),
-            nn.BatchNorm2d(ngf * m[0]),
+            norm(ngf * m[0]),
             nn.ReLU(True),
         ]
         for a, b in zip(m[:-1], m[1:]):  # each block doubles the side: (B, ngf*a, s, s) -> (B, ngf*b, 2s, 2s)
             layers += [
                 nn.ConvTranspose2d(ngf * a, ngf * b, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ngf * b),
+                norm(ngf * b),
                 nn.ReLU(True),
             ]
         layers += [nn.ConvTranspose2d(ngf * m[-1], 1, 4, 2, 1, bias=False), nn.Tanh()]  # (B, 1, S, S)
         self.net = nn.Sequential(*layers)
+        self.class_bn = class_bn
         self.apply(dcgan_init)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -60,7 +87,12 @@ class Generator(nn.Module):
             if y is None:
                 raise ValueError("a conditional generator needs class labels y")
             z = torch.cat([z, self.embed(y)], 1)  # (B, 2*nz)
-        return self.net(z[:, :, None, None])  # (B, 1, S, S)
+        if not self.class_bn:
+            return self.net(z[:, :, None, None])  # (B, 1, S, S)
+        x = z[:, :, None, None]
+        for layer in self.net:
+            x = layer(x, y) if isinstance(layer, ClassBatchNorm2d) else layer(x)
+        return x
 
 
 class MinibatchStd(nn.Module):

@@ -31,6 +31,7 @@ _LATER_OPTIONS = (
     {"mode_seeking": 0.0},
     {"channels_last": False, "cpu_bf16": False},
     {"cgan_pack": 1},
+    {"cgan_class_bn": False, "cgan_balanced": False, "cgan_proj_init": "torch"},
 )
 
 

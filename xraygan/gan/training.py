@@ -49,8 +49,10 @@ def build_models(cfg: GANConfig) -> tuple[Generator, Discriminator]:
     n = 2 if cfg.conditional else 0
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        G = Generator(cfg.nz, cfg.ngf, cfg.image_size, n)
+        G = Generator(cfg.nz, cfg.ngf, cfg.image_size, n, class_bn=cfg.conditional and cfg.cgan_class_bn)
         D = Discriminator(cfg.ndf, cfg.image_size, n, mbstd=cfg.mbstd, spectral_norm=cfg.spectral_norm, pack=cfg.pack)
+        if D.embed is not None and cfg.cgan_proj_init == "dcgan":  # drawn last: every other weight as before
+            torch.nn.init.normal_(D.embed.weight, 0.0, 0.02)
         return G, D
 
 
@@ -131,12 +133,13 @@ def train_gan(
     def pool_at(at: int) -> torch.Tensor:
         return everyone if at < shared else own
 
-    packed_labels = cfg.conditional and cfg.pack > 1  # D judges packs of one label: batches drawn as such
+    # D judges packs of one label, or the classes are drawn equally often: batches drawn as packs of one label
+    packed_labels = cfg.conditional and (cfg.pack > 1 or cfg.cgan_balanced)
 
     def order(pool: torch.Tensor) -> torch.Tensor:
         """One epoch's order: positions into `pool` (for packs of one label, whole packs in turn)."""
         if packed_labels:
-            return packs_of_one_label(train.labels[pool], cfg.pack, g)
+            return packs_of_one_label(train.labels[pool], cfg.pack, g, balanced=cfg.cgan_balanced)
         return torch.randperm(len(pool), generator=g)
 
     perm, pos, step, epoch, low_d = order(pool_at(0)), 0, 0, 0, 0
@@ -336,14 +339,25 @@ def checkpoint_payload(
     }
 
 
-def packs_of_one_label(labels: torch.Tensor, pack: int, g: torch.Generator) -> torch.Tensor:
+def packs_of_one_label(labels: torch.Tensor, pack: int, g: torch.Generator, balanced: bool = False) -> torch.Tensor:
     """A shuffled order of positions into `labels` in which each run of `pack` positions shares a label: each
-    class shuffled and cut into packs (its last len % pack images wait for the next epoch), the packs shuffled."""
+    class shuffled and cut into packs (its last len % pack images wait for the next epoch), the packs shuffled.
+    `balanced`: every class gives as many packs as the largest, a smaller class going through its images again
+    (each pass in a new order) until it has them, so an epoch draws the classes equally often."""
     packs = []
-    for c in labels.unique().tolist():
+    classes = labels.unique().tolist()
+    most = max(int((labels == c).sum()) for c in classes) // pack if balanced else 0
+    for c in classes:
         pos = torch.nonzero(labels == c).flatten()
-        pos = pos[torch.randperm(len(pos), generator=g)]
-        packs.append(pos[: len(pos) // pack * pack].reshape(-1, pack))
+        if balanced and len(pos) < pack:
+            raise ValueError(f"class {c} has {len(pos)} image(s), fewer than a pack of {pack}: it cannot be balanced")
+        passes = []
+        while True:
+            shuffled = pos[torch.randperm(len(pos), generator=g)]
+            passes.append(shuffled[: len(pos) // pack * pack].reshape(-1, pack))
+            if sum(len(p) for p in passes) >= most:
+                break
+        packs.append(torch.cat(passes)[: max(most, len(passes[0]))])
     every = torch.cat(packs)
     return every[torch.randperm(len(every), generator=g)].flatten()
 

@@ -504,6 +504,7 @@ def run_study(
     estimate_only: bool = False,
     train_fractions: tuple[float, ...] | None = None,
     max_replicates: int | None = None,
+    rows_from: str | Path | None = None,
 ) -> pd.DataFrame:
     """Run (or resume) the sweep of `exp`; returns one row per trained model and writes runs.jsonl/runs.csv,
     config.json, PROGRESS.md and summary tables in `results`. Before training, prints how long what is
@@ -514,7 +515,9 @@ def run_study(
     others); the grid, its config.json and PROGRESS.md stay the whole of `exp`, so a later call resumes it.
     `max_replicates`: train at most this many of the replicates still to do (a replicate at one fraction: its
     GANs and its classifiers), in the order a full run takes them, then stop; a session's share of a long grid
-    ends between replicates, with nothing half-trained left, and a later call resumes."""
+    ends between replicates, with nothing half-trained left, and a later call resumes.
+    `rows_from`: a results folder made with the same settings but for the GANs; its rows of conditions that use
+    no GAN image are taken instead of trained again (study/reuse.py; recorded in rows_from.json)."""
     if max_replicates is not None and max_replicates < 1:
         raise ValueError(f"max_replicates {max_replicates}: train at least one replicate (or leave it unset)")
     results, runs = Path(results), Path(runs)
@@ -537,6 +540,15 @@ def run_study(
         finished = read_rows(store)
         if store.exists() and store.read_bytes()[-1:] not in (b"", b"\n"):  # drop a torn last line first
             store.write_text("".join(json.dumps(r) + "\n" for r in finished))
+        if rows_from is not None:
+            from xraygan.study.reuse import gan_free_rows, take_rows
+
+            had = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
+            todo = [c for c in planned_cells(exp) if c.key not in had]
+            taken = gan_free_rows(Path(rows_from), record, todo, lambda c: replicate_of(exp, c))
+            take_rows(results, Path(rows_from), taken)
+            print(f"xraygan: took {len(taken)} rows without GAN images from {shown(Path(rows_from))}", flush=True)
+            finished = read_rows(store)
     done = {cell_key(r["fraction"], r["condition"], r["seed"]) for r in finished}
     st = exp.study
     planned = planned_cells(exp)
