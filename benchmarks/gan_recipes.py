@@ -154,6 +154,22 @@ RECIPES: dict[str, tuple[str, dict]] = {
         "conditional",
         {"cgan_pack": 2, "cgan_class_bn": True, "cgan_balanced": True, "cgan_proj_init": "dcgan"},
     ),
+    # twice the steps (the compute of the per-class pair, 600 steps each), four and eight times
+    "cgan_pac2_w24_ms1_cbn_bal_pi_2x_sub": (
+        "conditional",
+        {"cgan_pack": 2, "cgan_class_bn": True, "cgan_balanced": True, "cgan_proj_init": "dcgan", "steps": 1200},
+    ),
+    "cgan_pac2_w24_ms1_cbn_bal_pi_4x_sub": (
+        "conditional",
+        {"cgan_pack": 2, "cgan_class_bn": True, "cgan_balanced": True, "cgan_proj_init": "dcgan", "steps": 2400},
+    ),
+    # the full split's conditional GAN of `full` (--preset full --fraction 1: the packed recipe unpacked, 2,400
+    # steps), with D's projection embedding as `full` trained it and started at N(0, 0.02)
+    "cgan_pi": ("conditional", {"cgan_proj_init": "dcgan"}),
+    "cgan_pac2_w24_ms1_cbn_bal_pi_8x_sub": (
+        "conditional",
+        {"cgan_pack": 2, "cgan_class_bn": True, "cgan_balanced": True, "cgan_proj_init": "dcgan", "steps": 4800},
+    ),
 }
 
 

@@ -234,7 +234,8 @@ def test_balanced_packs_draw_each_class_equally_often() -> None:
         pos = pos[torch.randperm(len(pos), generator=g2)]
         old.append(pos[: len(pos) // 2 * 2].reshape(-1, 2))
     every = torch.cat(old)
-    assert torch.equal(gan_mod.packs_of_one_label(labels, 2, g1), every[torch.randperm(len(every), generator=g2)].flatten())
+    before = every[torch.randperm(len(every), generator=g2)].flatten()
+    assert torch.equal(gan_mod.packs_of_one_label(labels, 2, g1), before)
     with pytest.raises(ValueError, match="fewer than a pack"):
         gan_mod.packs_of_one_label(torch.tensor([0, 1, 1, 1]), 2, torch.Generator(), balanced=True)
 
