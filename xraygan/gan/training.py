@@ -351,13 +351,10 @@ def packs_of_one_label(labels: torch.Tensor, pack: int, g: torch.Generator, bala
         pos = torch.nonzero(labels == c).flatten()
         if balanced and len(pos) < pack:
             raise ValueError(f"class {c} has {len(pos)} image(s), fewer than a pack of {pack}: it cannot be balanced")
-        passes = []
-        while True:
-            shuffled = pos[torch.randperm(len(pos), generator=g)]
-            passes.append(shuffled[: len(pos) // pack * pack].reshape(-1, pack))
-            if sum(len(p) for p in passes) >= most:
-                break
-        packs.append(torch.cat(passes)[: max(most, len(passes[0]))])
+        per_pass = len(pos) // pack
+        n_passes = -(-most // per_pass) if balanced else 1  # enough whole passes for `most` packs
+        passes = [pos[torch.randperm(len(pos), generator=g)][: per_pass * pack] for _ in range(n_passes)]
+        packs.append(torch.cat(passes).reshape(-1, pack)[: max(most, per_pass)])
     every = torch.cat(packs)
     return every[torch.randperm(len(every), generator=g)].flatten()
 
