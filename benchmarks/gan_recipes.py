@@ -124,6 +124,10 @@ RECIPES: dict[str, tuple[str, dict]] = {
     # mode seeking (MSGAN): G pays for drawing near-copies from distinct noise; weight 1 as in the paper
     "pac2_cutout_mbstd_w24_ms1_2x_sub": ("per_class", {**PAC24, "steps": 1200, "mode_seeking": 1.0}),
     "pac2_cutout_mbstd_w24_ms1_sub": ("per_class", {**PAC24, "mode_seeking": 1.0}),
+    # the same per-class pair at four and eight times the subset budget: 2,400 steps per class is the
+    # compute of the conditional GAN's 4,800 steps (cgan2_cw's), whose NORMAL label fidelity rose with steps
+    "pac2_cutout_mbstd_w24_ms1_4x_sub": ("per_class", {**PAC24, "steps": 2400, "mode_seeking": 1.0}),
+    "pac2_cutout_mbstd_w24_ms1_8x_sub": ("per_class", {**PAC24, "steps": 4800, "mode_seeking": 1.0}),
     "noaug": ("per_class", {"diffaug": "off"}),
     "cgan": ("conditional", {}),
     # the conditional GAN with the subset recipe of paper_cw (--preset paper_cw: width 24, cutout, mbstd, mode
