@@ -445,6 +445,21 @@ PRESETS["cgan2_cw"] = {
 }
 
 
+# dcgan2_cw: paper_cw's 10 % DCGAN conditions asked again with per-class DCGANs given the conditional GAN's
+# compute (written down in the README's Protocol on 2026-11-29, third session, before any of its classifiers).
+# paper_cw's per-class DCGANs at 10 % train 600 steps per class and the real-only network calls 54-65 % of their
+# NORMAL images pneumonia; cgan2_cw's screen found the conditional GAN's NORMAL label fidelity rising with steps.
+# The screen in benchmarks/README.md (*Per-class DCGANs at 10 % with the conditional GAN's compute*, rule written
+# before its rows) tried paper_cw's subset recipe at 2,400 steps per class (the pair costs what cgan2_cw's 4,800
+# conditional steps cost); its GANs for replicates 0-4 are the screen's (run with --runs runs/dcgan_fid), and the
+# grid runs only if at least four of them qualify. Everything else is cgan_cw's grid with DCGAN conditions in
+# place of conditional-GAN ones, so the baseline and duplicate-real rows are cgan_cw's (--rows-from).
+PRESETS["dcgan2_cw"] = {
+    **PRESETS["paper_cw"],
+    "gan_subset_fields": {**SUBSET_GAN, "steps": 2400},
+    "study": paper_cw_at_10(9, ("baseline", "dup_real_100", "dcgan_100", "dup_real_balance", "dcgan_balance")),
+}
+
 def _override(cfg: Any, value: Any, where: str) -> Any:
     """A stage config with overrides: a config instance replaces it, a dict replaces the named fields."""
     if isinstance(value, dict):
