@@ -454,7 +454,7 @@ PRESETS["cgan2_cw"] = {
 # conditional steps cost); its GANs for replicates 0-4 are the screen's (run with --runs runs/dcgan_fid), and the
 # grid runs only if at least four of them qualify. Everything else is cgan_cw's grid with DCGAN conditions in
 # place of conditional-GAN ones, so the baseline and duplicate-real rows are cgan_cw's (--rows-from).
-# Not run: replicates 1 and 3 drew NORMAL near-twins over the limit in the screen (fewer than four qualify).
+# Not run: replicates 1, 3 and 4 drew NORMAL near-twins over the limit in the screen (two of five qualify).
 PRESETS["dcgan2_cw"] = {
     **PRESETS["paper_cw"],
     "gan_subset_fields": {**SUBSET_GAN, "steps": 2400},
