@@ -461,6 +461,7 @@ PRESETS["dcgan2_cw"] = {
     "study": paper_cw_at_10(9, ("baseline", "dup_real_100", "dcgan_100", "dup_real_balance", "dcgan_balance")),
 }
 
+
 def _override(cfg: Any, value: Any, where: str) -> Any:
     """A stage config with overrides: a config instance replaces it, a dict replaces the named fields."""
     if isinstance(value, dict):
