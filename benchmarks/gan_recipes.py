@@ -6,11 +6,17 @@ to a CSV as recipes finish (a rerun skips rows already there, and trained GANs r
     python benchmarks/gan_recipes.py --data ../chest_xray_224 --preset cpu --fraction 1 --seeds 0 \
         --recipes dcgan mbstd mbstd_r1 --csv benchmarks/gan_recipes_cpu.csv
 
-The table in benchmarks/README.md is this CSV; the chosen recipe is the preset's `gan` config."""
+The table in benchmarks/README.md is this CSV; the chosen recipe is the preset's `gan` config. One recipe's
+seeds as a Markdown table, judged by the screens' rule (both classes within the variety limits, NORMAL label
+fidelity at least 0.80, PNEUMONIA's at least 0.95):
+
+    python benchmarks/gan_recipes.py --csv benchmarks/gan_recipes_paper_cw_cpu.csv \
+        --table pac2_cutout_mbstd_w24_ms2_4x_sub"""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import json
 import time
@@ -213,9 +219,47 @@ def row_for(name: str, fraction: float, seed: int, res, mins: float) -> dict:
     }
 
 
+FIDELITY_MIN = {"NORMAL": 0.80, "PNEUMONIA": 0.95}  # the screens' rule (benchmarks/README.md), with the variety limits
+
+
+def qualifies(row: dict) -> bool:
+    """The screens' rule on one full-review row: both classes within the variety limits and keeping their label."""
+    return all(
+        row[f"{c}_collapsed"] == "False" and float(row[f"{c}_label_fidelity"]) >= FIDELITY_MIN[c] for c in CLASSES
+    )
+
+
+def seed_table(csv_path: Path, recipe: str) -> str:
+    """One recipe's full-review rows, one per seed, as the Markdown table of benchmarks/README.md."""
+    with open(csv_path, newline="") as f:
+        rows = sorted((r for r in csv.DictReader(f) if r["recipe"] == recipe), key=lambda r: int(r["seed"]))
+    if not rows or "NORMAL_fd" not in rows[0]:
+        raise SystemExit(f"{csv_path}: no full-review rows for recipe {recipe!r}")
+    head = ["seed"]
+    for c in CLASSES:
+        head += [f"{c} near-twin / spread", f"{c} FD", f"{c} label fidelity"]
+    head += ["memorised (pixel / feature)", "qualifies", "minutes"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|---:|" + "|".join("---:" if "FD" in h or "fid" in h else "---" for h in head[1:-1]) + "|---:|",
+    ]
+    for r in rows:
+        cells = [r["seed"]]
+        for c in CLASSES:
+            cells += [
+                f"{float(r[f'{c}_near_twin']):.3f} / {float(r[f'{c}_pairwise_ratio']):.3f}",
+                f"{float(r[f'{c}_fd']):.1f}",
+                f"{float(r[f'{c}_label_fidelity']):.3f}",
+            ]
+        cells += [f"{r['memorised_pixel']} / {r['memorised_feature']}", "yes" if qualifies(r) else "**no**"]
+        lines.append("| " + " | ".join(cells + [f"{float(r['minutes']):.1f}"]) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="Kaggle-layout folder (chest_xray_224)")
+    ap.add_argument("--data", help="Kaggle-layout folder (chest_xray_224); not needed with --table")
+    ap.add_argument("--table", metavar="RECIPE", help="print RECIPE's rows in --csv as a Markdown table, then stop")
     ap.add_argument("--preset", default="cpu")
     ap.add_argument("--fraction", type=float, default=1.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="GAN seeds (each on its own subset below 1)")
@@ -228,6 +272,11 @@ def main() -> None:
         "--screen", action="store_true", help="NORMAL only (the class that collapses), variety only: a quick first pass"
     )
     a = ap.parse_args()
+    if a.table:
+        print(seed_table(Path(a.csv), a.table))
+        return
+    if not a.data:
+        ap.error("--data is required (the Kaggle-layout folder) unless --table is given")
 
     exp = build_experiment(a.preset, data={"root": a.data})
     splits = load_splits(exp.data)
