@@ -364,10 +364,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "count-matched duplicate-real control. The baseline alone also at 2 % and 50 %, so this grid has the "
        "learning curve the exchange rate is read from. Its 5 % and 25 % fractions were not run. Block, learning "
        "curve and verdict figure are generated from its files in the same way."),
-    code("every = report.load_report(results_dir('full'), 'full', fallback=df_run, fallback_preset=PRESET)\n"
-         "if every.committed and len(every.tables['verdict']):\n"
-         "    display(Markdown(every.text))\n"
-         "    report.report_figures(every, 'full', rules=False)"),
+    code("every = report.show_committed('full')"),
     md("## Does accuracy follow real data under another threshold? (the `threshold_pilot`, 2 CPU cores)\n"
        "Every grid's endpoint, accuracy at the threshold chosen on validation, is flat from 10 % of the data on "
        "while its test AUC rises. The threshold pilot (written down in the README's *Protocol* before it ran) "
@@ -389,10 +386,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "its schedule control added, with every classifier trained with class weights and the "
        "verdicts read on test accuracy at 0.5 (README, *Protocol*; `results/paper_cw/COMMAND.md`). Block, "
        "learning curve and verdict figure are generated from its files in the same way."),
-    code("weighted = report.load_report(results_dir('paper_cw'), 'paper_cw', fallback=df_run, fallback_preset=PRESET)\n"
-         "if weighted.committed and len(weighted.tables['verdict']):\n"
-         "    display(Markdown(weighted.text))\n"
-         "    report.report_figures(weighted, 'paper_cw', rules=False)"),
+    code("weighted = report.show_committed('paper_cw')"),
     md("## Do DCGAN images add anything to pretraining? (the `pretrain_cw` grid, 2 CPU cores)\n`paper_cw`'s "
        "one positive interval, pretraining on DCGAN images then fine-tuning on the real ones at 10 %, was +1.3 "
        "[−0.3, +2.8] points over the same two phases on duplicated real images: a question found after the "
@@ -404,11 +398,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "block, which ends with the variety of the grid's 42 GANs, measured after each trained "
        "(`gan_variety.csv`; no replicate dropped); while a grid is still running its block says so and marks "
        "its verdicts interim."),
-    code("pre = report.load_report(results_dir('pretrain_cw'), 'pretrain_cw', fallback=df_run,\n"
-         "                         fallback_preset=PRESET)\n"
-         "if pre.committed and len(pre.tables['verdict']):\n"
-         "    display(Markdown(pre.text))\n"
-         "    report.report_figures(pre, 'pretrain_cw', rules=False)"),
+    code("pre = report.show_committed('pretrain_cw')"),
     md("## The conditional GAN on the endpoint that follows real data (the `cgan_cw` grid, 2 CPU cores)\n"
        "One class-conditional GAN per replicate instead of a DCGAN per class, on `paper_cw`'s nine 10 % subsets "
        "and seeds and its endpoint: conditional-GAN images +100 % per class and balancing NORMAL up to the "
@@ -417,10 +407,7 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "classes' variety (its discriminator judges packs of two images of one label, with five times the "
        "mode-seeking weight; `benchmarks/README.md`). Grid and rule were written down before any of its models "
        "(README, *Protocol*; `results/cgan_cw/COMMAND.md`); the block ends with the variety of its nine GANs."),
-    code("cond = report.load_report(results_dir('cgan_cw'), 'cgan_cw', fallback=df_run, fallback_preset=PRESET)\n"
-         "if cond.committed and len(cond.tables['verdict']):\n"
-         "    display(Markdown(cond.text))\n"
-         "    report.report_figures(cond, 'cgan_cw', rules=False)"),
+    code("cond = report.show_committed('cgan_cw')"),
     md("## The mended conditional GAN (the `cgan2_cw` grid, 2 CPU cores)\n`cgan_cw` asked again, written "
        "down before any of its classifiers (README, *Protocol*; `results/cgan2_cw/COMMAND.md`): the same "
        "subsets, seeds, endpoint and rule, and the same baseline and duplicate-real models (taken from "
@@ -428,29 +415,20 @@ NOTEBOOKS["04_augmentation_study.ipynb"] = [
        "weights, with class-conditional batch norm, class-balanced batches and 4,800 steps, chosen on training "
        "images because its NORMAL images keep their label on the real-only network (fidelity 0.82–0.88) as well "
        "as their variety (`benchmarks/README.md`)."),
-    code("mended = report.load_report(results_dir('cgan2_cw'), 'cgan2_cw', fallback=df_run, fallback_preset=PRESET)\n"
-         "if mended.committed and len(mended.tables['verdict']):\n"
-         "    display(Markdown(mended.text))\n"
-         "    report.report_figures(mended, 'cgan2_cw', rules=False)"),
+    code("mended = report.show_committed('cgan2_cw')"),
     md("## 10 % again, with GANs that keep their variety (the `paper_ms` grid, 2 CPU cores)\nThe `paper` "
        "grid's 10 % GANs predate mode seeking and repeat some NORMAL chests. `paper_ms` trains that fraction again "
        "(written down in the README's *Protocol* before it ran): the same nine subsets, GAN seeds, classifier "
        "recipe and conditions, with mode seeking on the subset GANs (the first recipe measured to keep both "
        "classes' variety at 10 %) and the classifier in bf16 on the CPU (`results/paper_ms/COMMAND.md`). Block "
        "and verdict figure are generated from its files in the same way."),
-    code("varied = report.load_report(results_dir('paper_ms'), 'paper_ms', fallback=df_run, fallback_preset=PRESET)\n"
-         "if varied.committed and len(varied.tables['verdict']):\n"
-         "    display(Markdown(varied.text))\n"
-         "    report.report_figures(varied, 'paper_ms', rules=False)"),
+    code("varied = report.show_committed('paper_ms')"),
     md("## The first grid of the protocol (archived)\nBefore the classifier was chosen again on validation, the "
        "`paper` preset ran with the original plan's width-8 classifier and the pilot's GANs: 146 models, 10 % "
        "with 11 replicates, the full split with three GAN seeds, six conditions including classic augmentation "
        "and DCGAN images on top of it (`results/archive/paper_w8/`). It is finished, and its block is generated "
        "from its files in the same way (its figures are in the README)."),
-    code("first = report.load_report(results_dir('archive/paper_w8'), 'paper', fallback=df_run,\n"
-         "                           fallback_preset=PRESET)\n"
-         "if first.committed and len(first.tables['verdict']):\n"
-         "    display(Markdown(first.text))"),
+    code("first = report.show_committed('paper', 'archive/paper_w8', figures=False)"),
     md("## What this means\nRead the answer blocks and the verdict figures above; the README states the "
        "conclusion in words, for a grid only once it has finished. On the endpoint that follows real data "
        "(accuracy at 0.5 after class-weighted training; `paper_cw`), ten times more real images add +3.5 points, "

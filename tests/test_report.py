@@ -298,3 +298,18 @@ def test_the_gan_variety_record_is_summarised_in_the_answer(tmp_path: Path, monk
     assert "NORMAL: near-twins 1.0 % (real images: at most 1.0 %), spread 0.97." in text
     rep = load_report(res, "pilot", fallback=pd.DataFrame(), fallback_preset="unused")
     assert rep.text == text.split("\n\n", 1)[1]  # the notebook's block is the same text
+
+
+def test_show_committed_shows_the_readme_block_and_saves_the_verdict_figure(tmp_path: Path, monkeypatch) -> None:
+    """The notebook's helper shows a committed grid's answer block, the same text the README carries, and draws
+    its verdict figure; a folder with no grid says so instead of showing an empty answer."""
+    from xraygan.study.report import show_committed
+
+    shutil.copytree(PILOT, tmp_path / "results" / "pilot")
+    monkeypatch.setenv("XRAYGAN_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("XRAYGAN_FIGURES", str(tmp_path / "figures"))
+    rep = show_committed("pilot")
+    assert rep is not None and rep.committed
+    assert rep.text == load_report(PILOT, "pilot", fallback=pd.DataFrame(), fallback_preset="unused").text
+    assert (tmp_path / "figures" / "04_verdict_pilot.png").exists()
+    assert show_committed("paper", "nothing_here") is None

@@ -340,6 +340,27 @@ def report_figures(rep: Report, name: str, rules: bool = True) -> list[str]:
     return names
 
 
+def show_committed(preset: str, folder: str | None = None, figures: bool = True) -> Report | None:
+    """In a notebook: the committed grid of results/<folder, else preset> shown inline — its answer block (the
+    README's) and, with `figures`, its report figures drawn and saved under the folder's name. None, with a line
+    saying so, where nothing with comparisons is committed there (the grid has not run in this checkout)."""
+    from IPython.display import Markdown, display
+
+    from xraygan.paths import results_dir, shown
+
+    results = results_dir(folder or preset)
+    rep = None
+    if (results / "runs.jsonl").exists():
+        rep = load_report(results, preset, fallback=pd.DataFrame(), fallback_preset=preset)
+    if rep is None or not len(rep.tables["verdict"]):
+        print(f"{preset}: no committed grid with comparisons in {shown(results)}")
+        return None
+    display(Markdown(rep.text))
+    if figures:
+        report_figures(rep, results.name, rules=False)
+    return rep
+
+
 def write_report(results: str | Path, preset: str, readme: str | Path | None = None, figures: bool = True) -> dict:
     """From runs.jsonl only: the tables (run.save_tables), ANSWER.md, the report figures (learning curve with the
     conditions on it; paired gains with the protocol's band; named after the results folder, which is the
