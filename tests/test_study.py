@@ -837,3 +837,39 @@ def test_a_short_training_phase_keeps_its_warm_up_and_a_too_short_one_is_refused
     assert long.total_steps == 1200 and long._schedule_phases[0]["end_step"] == pytest.approx(119)  # a tenth
     with pytest.raises(ValueError, match="at least 4"):
         optimiser(params, cfg, 3)
+
+
+def test_across_grids_pairs_by_replicate_and_shared_models_differ_by_zero() -> None:
+    """Two grids on the same replicates: a condition both trained is compared replicate by replicate (rows in
+    another order pair up all the same), models they share differ by exactly 0 with no interval, and a condition
+    only one grid has is left out."""
+    from xraygan.study.analysis import across_grids
+
+    rng = np.random.default_rng(0)
+    seeds = np.arange(6)
+    base = 0.80 + 0.02 * rng.standard_normal(6)
+    theirs = pd.DataFrame(
+        {
+            "fraction": 0.1,
+            "seed": np.tile(seeds, 2),
+            "subset": np.tile(seeds, 2),
+            "condition": ["baseline"] * 6 + ["dcgan_100"] * 6,
+            "test_accuracy": np.r_[base, base - 0.01],
+        }
+    )
+    noise = 0.002 * rng.standard_normal(6)
+    ours = pd.DataFrame(
+        {
+            "fraction": 0.1,
+            "seed": np.tile(seeds, 3),
+            "subset": np.tile(seeds, 3),
+            "condition": ["baseline"] * 6 + ["dcgan_100"] * 6 + ["cgan_100"] * 6,
+            "test_accuracy": np.r_[base, base - 0.01 + 0.02 + noise, base],
+        }
+    ).sample(frac=1.0, random_state=1)  # another order: pairing is by replicate, not by row
+    t = across_grids(ours, theirs).set_index("condition")
+    assert list(t.index) == ["baseline", "dcgan_100"] and (t.pairs == 6).all()
+    assert t.loc["baseline", "test_accuracy diff"] == 0 and np.isnan(t.loc["baseline", "test_accuracy low"])
+    assert t.loc["dcgan_100", "test_accuracy diff"] == pytest.approx(2.0 + 100 * noise.mean())
+    assert t.loc["dcgan_100", "test_accuracy low"] < t.loc["dcgan_100", "test_accuracy diff"]
+    assert t.loc["dcgan_100", "test_accuracy low"] > 1.0  # the pairs' noise is small against the 2-point shift

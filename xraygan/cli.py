@@ -109,6 +109,18 @@ def _study(a: argparse.Namespace) -> int:
             )
         )
         return 0 if len(df) else 1
+    if a.against:  # this grid's models against another grid's on the same replicates, condition by condition
+        from xraygan.study.analysis import across_grids
+        from xraygan.study.run import read_grid
+
+        grid = read_grid(res)
+        metrics = (grid.protocol.endpoint, "test_sensitivity", "test_specificity", "test_auc")
+        table = across_grids(grid.df, read_grid(a.against).df, metrics)
+        out = Path(res) / f"against_{Path(a.against).name}.csv"
+        table.round(4).to_csv(out, index=False)
+        print(table.round(3).to_string(index=False))
+        print(json.dumps({"csv": str(shown(out))}))
+        return 0
     if a.tables_only:  # tables, ANSWER.md, report figures and (--readme) the README's answer block
         from xraygan.study.report import write_report
 
@@ -286,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FRACTION",
         help="Grad-CAM of the results folder's seed-0 baseline and first GAN condition at FRACTION, retrained "
         "from its config.json (GANs from --runs): attention.pt beside the rows, and the figure",
+    )
+    s.add_argument(
+        "--against",
+        default=None,
+        metavar="RESULTS",
+        help="each condition of the results folder minus the same condition in RESULTS, paired by replicate "
+        "(two recipes asked one question on the same replicates): against_<name>.csv beside the rows; decides "
+        "nothing",
     )
     s.add_argument(
         "--gan-variety",

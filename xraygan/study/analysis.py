@@ -104,6 +104,29 @@ def paired_table(
     return pd.DataFrame(rows)
 
 
+def across_grids(
+    df: pd.DataFrame, other: pd.DataFrame, metrics: tuple[str, ...] = ("test_accuracy",)
+) -> pd.DataFrame:
+    """Each (fraction, condition) both grids trained, paired by fraction, seed and subset: this grid's score
+    minus the other's (points; AUC as it is), with paired_difference's mean and 95 % interval. For two grids
+    that ask one question with two recipes on the same replicates; models both grids share differ by exactly
+    0. A reading beside the protocol's rule: it decides nothing."""
+    keys = ["fraction", "seed", "subset"]
+    rows = []
+    for (f, c), g in df.groupby(["fraction", "condition"]):
+        theirs = other[(other.fraction == f) & (other.condition == c)]
+        both = g[keys + list(metrics)].merge(theirs[keys + list(metrics)], on=keys, suffixes=("", " other"))
+        if not len(both):
+            continue
+        row = {"fraction": f, "condition": c, "pairs": len(both)}
+        for m in metrics:
+            scale = 1 if "auc" in m else 100
+            d = paired_difference(both[m] * scale, both[f"{m} other"] * scale)
+            row |= {f"{m} diff": d["mean"], f"{m} low": d["low"], f"{m} high": d["high"]}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 ANSWER_LABELS = {"vs baseline": "vs baseline", "vs control": "vs dup-real", "vs schedule": "vs pretrain-real"}
 
 
