@@ -32,3 +32,15 @@ def test_table_refuses_an_unknown_recipe():
         text=True,
     )
     assert got.returncode != 0 and "no_such_recipe" in got.stderr
+
+
+def test_committed_variety_draws_table_is_the_csv():
+    out = subprocess.run(
+        [sys.executable, "variety_sample_size.py", "--table-only", "--csv", "variety_sample_size_cpu.csv"],
+        cwd=ROOT / "benchmarks",
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert out.count("\n") == 10  # header, rule, nine replicates
+    assert out in (ROOT / "benchmarks" / "README.md").read_text()
