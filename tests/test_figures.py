@@ -2,14 +2,11 @@
 
 import io
 
-import matplotlib
+import matplotlib.pyplot as plt  # headless under the test command (MPLBACKEND=Agg)
+import numpy as np
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from xraygan.figures import palette_png  # noqa: E402
+from xraygan.figures import palette_png
 
 
 def test_palette_png_is_the_same_picture_in_fewer_bytes() -> None:

@@ -468,6 +468,9 @@ PRESETS["dcgan2_cw"] = {
 # written before its rows) found mode seeking 2 at the same budget qualifying on four of five (replicates 0, 2, 3,
 # 4; replicate 1 at 8.0 % NORMAL near-twins). Those are this grid's GANs for replicates 0-4 (the same folders: run
 # with --runs runs/dcgan_fid); replicates 5-8 are trained by the grid. Everything else is dcgan2_cw's.
+# Found after its reading: the screen judged one draw per seed; over ten draws (benchmarks/variety_sample_size.py)
+# only replicate 0's NORMAL generator is within the near-twin limit on average, so this grid's NORMAL images keep
+# their label with variety near or somewhat past the limit.
 PRESETS["dcgan3_cw"] = {
     **PRESETS["dcgan2_cw"],
     "gan_subset_fields": {**SUBSET_GAN, "steps": 2400, "mode_seeking": 2.0},

@@ -349,9 +349,7 @@ def show_committed(preset: str, folder: str | None = None, figures: bool = True)
     from xraygan.paths import results_dir, shown
 
     results = results_dir(folder or preset)
-    rep = None
-    if (results / "runs.jsonl").exists():
-        rep = load_report(results, preset, fallback=pd.DataFrame(), fallback_preset=preset)
+    rep = load_report(results, preset, pd.DataFrame(), preset) if (results / "runs.jsonl").exists() else None
     if rep is None or not len(rep.tables["verdict"]):
         print(f"{preset}: no committed grid with comparisons in {shown(results)}")
         return None
